@@ -1,0 +1,5 @@
+/** @module Barrel: what the planes share. */
+export * from './problem-codes.js';
+export * from './snapshot.js';
+export * from './canonical.js';
+export * from './request-context.js';

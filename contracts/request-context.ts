@@ -1,0 +1,60 @@
+/**
+ * @module The one typed request context policies share (`res.locals.gateway`). Policies talk
+ * to each other only through it.
+ */
+
+/** What a call does in business terms, extracted by the upstream adapter from path and body. */
+export interface BusinessOperation {
+  system: string;
+  /** Upstream entity: `sale.order`, `Account`, `ticket`, … */
+  entity: string;
+  action: 'read' | 'create' | 'update' | 'delete' | 'call';
+  /** Upstream method name where the protocol has one (`action_confirm`, `search_read`). */
+  method?: string;
+  /** Fields written (for writes) or requested (for reads), when the call names them. */
+  fields: string[];
+  ids: Array<string | number>;
+  /** Sub-operations of a batch call (Salesforce composite). */
+  parts?: BusinessOperation[];
+}
+
+export interface ConsumerIdentity {
+  id: string;
+  name: string;
+  plan?: string;
+}
+
+export interface RequestContext {
+  /** Echoed as `X-Request-Id`. */
+  readonly requestId: string;
+  /** W3C trace id (32 hex) of this request, honoured from `traceparent` or generated. */
+  readonly traceId: string;
+  /** The gateway's own span id, sent upstream as the parent id. */
+  readonly spanId: string;
+  readonly traceFlags: string;
+  /** Wall-clock receipt time (ms since epoch) from the injected clock. */
+  readonly receivedAt: number;
+  /** Monotonic start (ms, `performance.now()` scale) for latency. */
+  readonly startedAt: number;
+  /** Hash of the snapshot this request runs on, start to finish. */
+  readonly snapshotHash: string;
+  /** The client's address: the peer, or what a trusted proxy said. */
+  clientAddress: string;
+  /** Path below the version prefix, query included, as sent upstream. */
+  upstreamPath: string;
+  /** Headers to send upstream, already cleaned of hop-by-hop, untrusted and identity headers. */
+  upstreamHeaders: Record<string, string | string[]>;
+  api: string | undefined;
+  version: string | undefined;
+  operationId: string | undefined;
+  consumer: ConsumerIdentity | undefined;
+  subject: string | undefined;
+  scopes: readonly string[] | undefined;
+  operation: BusinessOperation | undefined;
+  /** Buffered request body, when the route needs it (adapter or policy). */
+  body: Buffer | undefined;
+  /** `allow` or the problem code the gateway answered with. */
+  decision: string;
+  upstreamStatus: number | undefined;
+  upstreamLatencyMs: number | undefined;
+}

@@ -1,0 +1,194 @@
+/**
+ * @module The snapshot: the one immutable document through which governance reaches the
+ * gateway. Its JSON Schema is typed with ajv's `JSONSchemaType`, so the compiler keeps the
+ * schema and the type in step.
+ */
+import type { JSONSchemaType } from 'ajv';
+
+export const SNAPSHOT_FORMAT_VERSION = 1;
+
+export type UpstreamKind = 'odoo-json2' | 'odoo-jsonrpc' | 'salesforce' | 'zendesk' | 'servicenow' | 'http';
+export const UPSTREAM_KINDS: readonly UpstreamKind[] = [
+  'odoo-json2',
+  'odoo-jsonrpc',
+  'salesforce',
+  'zendesk',
+  'servicenow',
+  'http',
+];
+
+export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
+export const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+export type VersionStatus = 'published' | 'deprecated' | 'retired';
+
+/** A policy attached to a version (or to the whole gateway) with its config. */
+export interface PolicyBinding {
+  /** Registered policy name, e.g. `request-hygiene`. */
+  policy: string;
+  /** Validated against the policy's `schema.ts` when the snapshot compiles. */
+  config: Record<string, unknown>;
+}
+
+/** One operation a version declares; only declared operations pass the gateway. */
+export interface OperationSpec {
+  /** Stable id (the contract's `operationId`), used in records and metrics. */
+  id: string;
+  method: HttpMethod;
+  /**
+   * Path below the version prefix, as appended to the upstream base URL. `{name}` matches one
+   * segment, e.g. `/sale.order/{method}` or `/sobjects/Account/{id}`.
+   */
+  path: string;
+}
+
+/** Where a version's traffic goes and how the gateway talks to it. */
+export interface UpstreamSpec {
+  kind: UpstreamKind;
+  /** `http(s)://host[:port][/base/path]`; `{rest}` of the gateway path is appended. */
+  baseUrl: string;
+  /** Time allowed to open the TCP connection. */
+  connectTimeoutMs: number;
+  /** Time allowed without a byte from the upstream once the request is sent. */
+  responseTimeoutMs: number;
+  /**
+   * Adapter settings, validated against the adapter's schema at compile time. Secrets appear
+   * only as references (`{ "env": "ODOO_API_KEY" }`), never inline.
+   */
+  settings: Record<string, unknown>;
+}
+
+export interface ApiVersionSpec {
+  /** Semver of the contract; its major is the gateway path's `v{major}`. */
+  version: string;
+  status: VersionStatus;
+  upstream: UpstreamSpec;
+  operations: OperationSpec[];
+  policies: PolicyBinding[];
+}
+
+export interface ApiSpec {
+  /** First path segment at the gateway, e.g. `erp-orders`. */
+  slug: string;
+  title: string;
+  versions: ApiVersionSpec[];
+}
+
+export interface ConsumerSpec {
+  id: string;
+  name: string;
+  team: string;
+}
+
+/** Gateway-wide settings: policies that run on every request, before routing. */
+export interface GatewaySettings {
+  policies: PolicyBinding[];
+}
+
+export interface Snapshot {
+  formatVersion: number;
+  /** SHA-256 (hex) of the canonical JSON (RFC 8785) of the snapshot without `hash`. */
+  hash: string;
+  generatedAt: string;
+  gateway: GatewaySettings;
+  apis: ApiSpec[];
+  consumers: ConsumerSpec[];
+}
+
+const policyBindingSchema: JSONSchemaType<PolicyBinding> = {
+  type: 'object',
+  description: 'A policy and its config.',
+  properties: {
+    policy: { type: 'string', pattern: '^[a-z][a-z0-9-]*$', description: 'Registered policy name.' },
+    config: { type: 'object', description: 'Policy config, checked against the policy schema.', required: [] },
+  },
+  required: ['policy', 'config'],
+  additionalProperties: false,
+};
+
+const upstreamSchema: JSONSchemaType<UpstreamSpec> = {
+  type: 'object',
+  properties: {
+    kind: { type: 'string', enum: [...UPSTREAM_KINDS], description: 'Upstream adapter kind.' },
+    baseUrl: { type: 'string', pattern: '^https?://[^\\s?#]+$', description: 'Upstream base URL.' },
+    connectTimeoutMs: { type: 'integer', minimum: 1, maximum: 120_000, description: 'Connect timeout.' },
+    responseTimeoutMs: { type: 'integer', minimum: 1, maximum: 600_000, description: 'Response timeout.' },
+    settings: { type: 'object', description: 'Adapter settings.', required: [] },
+  },
+  required: ['kind', 'baseUrl', 'connectTimeoutMs', 'responseTimeoutMs', 'settings'],
+  additionalProperties: false,
+};
+
+const operationSchema: JSONSchemaType<OperationSpec> = {
+  type: 'object',
+  properties: {
+    id: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,128}$', description: 'Operation id.' },
+    method: { type: 'string', enum: [...HTTP_METHODS], description: 'HTTP method.' },
+    path: {
+      type: 'string',
+      pattern: '^(/([A-Za-z0-9._~!$&\'()*+,;=:@-]+|\\{[A-Za-z_][A-Za-z0-9_]*\\}))+/?$|^/$',
+      description: 'Path template below the version prefix.',
+    },
+  },
+  required: ['id', 'method', 'path'],
+  additionalProperties: false,
+};
+
+const versionSchema: JSONSchemaType<ApiVersionSpec> = {
+  type: 'object',
+  properties: {
+    version: { type: 'string', pattern: '^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$' },
+    status: { type: 'string', enum: ['published', 'deprecated', 'retired'] },
+    upstream: upstreamSchema,
+    operations: { type: 'array', items: operationSchema, maxItems: 5000 },
+    policies: { type: 'array', items: policyBindingSchema, maxItems: 100 },
+  },
+  required: ['version', 'status', 'upstream', 'operations', 'policies'],
+  additionalProperties: false,
+};
+
+/** JSON Schema of the snapshot (draft 2019-09 subset ajv understands by default). */
+export const snapshotSchema: JSONSchemaType<Snapshot> = {
+  $id: 'https://gatehouse.dev/schemas/snapshot.json',
+  type: 'object',
+  properties: {
+    formatVersion: { type: 'integer', const: SNAPSHOT_FORMAT_VERSION },
+    hash: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+    generatedAt: { type: 'string', format: 'date-time' },
+    gateway: {
+      type: 'object',
+      properties: { policies: { type: 'array', items: policyBindingSchema, maxItems: 100 } },
+      required: ['policies'],
+      additionalProperties: false,
+    },
+    apis: {
+      type: 'array',
+      maxItems: 10_000,
+      items: {
+        type: 'object',
+        properties: {
+          slug: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' },
+          title: { type: 'string', maxLength: 200 },
+          versions: { type: 'array', items: versionSchema, minItems: 1, maxItems: 100 },
+        },
+        required: ['slug', 'title', 'versions'],
+        additionalProperties: false,
+      },
+    },
+    consumers: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          id: { type: 'string', minLength: 1, maxLength: 128 },
+          name: { type: 'string', maxLength: 200 },
+          team: { type: 'string', maxLength: 200 },
+        },
+        required: ['id', 'name', 'team'],
+        additionalProperties: false,
+      },
+    },
+  },
+  required: ['formatVersion', 'hash', 'generatedAt', 'gateway', 'apis', 'consumers'],
+  additionalProperties: false,
+};

@@ -1,0 +1,308 @@
+/**
+ * @module The data plane: `createGateway(...)` returns `{ app, statusApp, close, … }`. Each
+ * request captures the snapshot current at its start and finishes on it; a new snapshot is
+ * compiled off to the side and swapped in one assignment; a bad one is rejected whole (logged,
+ * counted) and the last good one keeps serving.
+ */
+import { EventEmitter } from 'node:events';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { RequestContext, UpstreamKind } from '../contracts/index.js';
+import {
+  ALWAYS_ON_POLICIES,
+  BUILT_IN_POLICIES,
+  createPolicyRegistry,
+  GatewayError,
+  runPipeline,
+  SnapshotCompileError,
+  type AccessLog,
+  type AnyPolicyDefinition,
+  type Clock,
+  type Logger,
+  type PolicyHandler,
+} from '../policies/index.js';
+import { readBody } from './body.js';
+import { createGatewayMetrics, createRouteMetrics, UNMATCHED, type GatewayMetrics } from './metrics.js';
+import { renderProblem, toGatewayError } from './problem.js';
+import { createForwarder, type Forwarder } from './proxy.js';
+import type { CompiledVersion } from './router.js';
+import { compileSnapshot, type CompiledSnapshot, type CompileEnv } from './snapshot/compile.js';
+import type { ApplyResult, SnapshotSource } from './snapshot/source.js';
+import { formatTraceparent, IdSource, parseTraceparent } from './trace.js';
+import { BUILT_IN_ADAPTERS, type AnyAdapterFactory } from './upstreams/index.js';
+import type { Agent } from 'node:http';
+
+export interface GatewayOptions {
+  snapshotSource: SnapshotSource;
+  logger: Logger;
+  accessLog: AccessLog;
+  /** Looks up a secret by the name a snapshot references (an env var name in production). */
+  resolveSecret: (name: string) => string | undefined;
+  clock?: Clock;
+  metrics?: GatewayMetrics;
+  policies?: readonly AnyPolicyDefinition[];
+  adapters?: ReadonlyMap<UpstreamKind, AnyAdapterFactory>;
+  agent?: Agent;
+  fetch?: typeof fetch;
+  /** Largest request body buffered for adapters and policies that read it (default 1 MiB). */
+  maxBufferedBodyBytes?: number;
+}
+
+export interface Gateway {
+  /** The request listener for the traffic port. */
+  readonly app: RequestListener;
+  /** `/health/live`, `/health/ready`, `/metrics` for the status port. */
+  readonly statusApp: RequestListener;
+  readonly metrics: GatewayMetrics;
+  readonly events: EventEmitter<{ applied: [hash: string]; rejected: [error: string] }>;
+  ready(): boolean;
+  currentHash(): string | undefined;
+  /** Compiles and applies snapshot text (what sources call). */
+  apply(text: string, origin: string): Promise<ApplyResult>;
+  /** Resolves once a snapshot (optionally this hash) is applied. */
+  waitForSnapshot(hash?: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Per-request state the core keeps beside the context: which snapshot and route it runs on. */
+interface RequestState {
+  readonly snapshot: CompiledSnapshot;
+  version: CompiledVersion | undefined;
+}
+
+const systemClock: Clock = { now: () => Date.now() };
+
+/**
+ * @param options.clock defaults to `Date.now`
+ * @param options.maxBufferedBodyBytes defaults to 1 MiB
+ * @example
+ * const gateway = createGateway({
+ *   snapshotSource: createFileSnapshotSource({ path: 'snapshot.json', logger }),
+ *   logger, accessLog, resolveSecret: (name) => process.env[name],
+ * });
+ * http.createServer(gateway.app).listen(8080);
+ * http.createServer(gateway.statusApp).listen(8081);
+ */
+export function createGateway(options: GatewayOptions): Gateway {
+  const { logger, accessLog } = options;
+  const clock = options.clock ?? systemClock;
+  const metrics = options.metrics ?? createGatewayMetrics();
+  const maxBody = options.maxBufferedBodyBytes ?? 1024 * 1024;
+  const ids = new IdSource();
+  const forwarder: Forwarder = createForwarder({ logger, metrics, ...(options.agent ? { agent: options.agent } : {}) });
+  const events = new EventEmitter<{ applied: [hash: string]; rejected: [error: string] }>();
+  const compileEnv: CompileEnv = {
+    registry: createPolicyRegistry(options.policies ?? BUILT_IN_POLICIES),
+    adapters: options.adapters ?? BUILT_IN_ADAPTERS,
+    policyDeps: { logger, clock, accessLog },
+    metrics,
+    logger,
+    resolveSecret: options.resolveSecret,
+    fetch: options.fetch ?? fetch,
+    always: ALWAYS_ON_POLICIES,
+  };
+
+  let current: CompiledSnapshot | undefined;
+  const unmatchedMetrics = createRouteMetrics(metrics, UNMATCHED, UNMATCHED);
+  let appliedAt = 0;
+
+  async function apply(text: string, origin: string): Promise<ApplyResult> {
+    let compiled: CompiledSnapshot;
+    try {
+      compiled = compileSnapshot(text, compileEnv);
+    } catch (error) {
+      const problems = error instanceof SnapshotCompileError ? error.problems : [(error as Error).message];
+      metrics.snapshotRejections.inc();
+      logger.error('snapshot rejected; the previous snapshot keeps serving', { origin, problems, current: current?.hash });
+      const message = problems.join('; ');
+      events.emit('rejected', message);
+      return { applied: false, error: message };
+    }
+    if (current !== undefined) metrics.snapshotInfo.labels(current.hash).set(0);
+    current = compiled; // the swap: requests already running keep the snapshot they captured
+    appliedAt = clock.now();
+    metrics.snapshotInfo.labels(compiled.hash).set(1);
+    metrics.snapshotAppliedAt.set(appliedAt / 1000);
+    metrics.snapshotApplies.inc();
+    logger.info('snapshot applied', { origin, hash: compiled.hash, generatedAt: compiled.generatedAt });
+    events.emit('applied', compiled.hash);
+    return { applied: true, hash: compiled.hash };
+  }
+
+  function newContext(req: IncomingMessage, snapshot: CompiledSnapshot): RequestContext {
+    const trace = parseTraceparent(req.headers.traceparent as string | undefined, ids);
+    const spanId = ids.spanId();
+    return {
+      requestId: spanId,
+      traceId: trace.traceId,
+      spanId,
+      traceFlags: trace.flags,
+      receivedAt: clock.now(),
+      startedAt: performance.now(),
+      snapshotHash: snapshot.hash,
+      clientAddress: req.socket.remoteAddress ?? '',
+      upstreamPath: '/',
+      upstreamHeaders: {},
+      api: undefined,
+      version: undefined,
+      operationId: undefined,
+      consumer: undefined,
+      subject: undefined,
+      scopes: undefined,
+      operation: undefined,
+      body: undefined,
+      decision: 'allow',
+      upstreamStatus: undefined,
+      upstreamLatencyMs: undefined,
+    };
+  }
+
+  function fail(res: ServerResponse, ctx: RequestContext, error: unknown): void {
+    renderProblem(res, toGatewayError(error, logger, ctx), ctx);
+  }
+
+  /** Adds trace context and request id for the upstream, then hands over to the proxy. */
+  function forward(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, route: CompiledVersion): void | Promise<void> {
+    const headers = ctx.upstreamHeaders;
+    headers.traceparent = formatTraceparent(ctx.traceId, ctx.spanId, ctx.traceFlags);
+    if (req.headers.tracestate === undefined || headers.traceparent === undefined) delete headers.tracestate;
+    headers['x-request-id'] = ctx.requestId;
+    const prepared = route.adapter.prepare(ctx, req.method ?? 'GET');
+    if (prepared === undefined) {
+      forwarder.forward(req, res, ctx, route);
+      return undefined;
+    }
+    return prepared.then(() => {
+      if (req.socket.destroyed) return;
+      forwarder.forward(req, res, ctx, route);
+    });
+  }
+
+  /** Terminal of the gateway stage: routing, then the version's own pipeline, proxy last. */
+  function route(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, state: RequestState): void | Promise<void> {
+    const { snapshot } = state;
+    const url = req.url ?? '/';
+    const match = snapshot.router.match(url);
+    if (match === undefined) {
+      const slug = url.split('/')[1] ?? '';
+      throw new GatewayError(
+        'route.not_found',
+        snapshot.router.hasApi(slug) ? `API "${slug}" has no published version at this path.` : 'No API is published at this path.',
+      );
+    }
+    const { version, rest } = match;
+    state.version = version;
+    ctx.api = version.api;
+    ctx.version = version.version;
+    if (version.status === 'retired') {
+      throw new GatewayError('version.retired', `Version ${version.version} of "${version.api}" is retired.`);
+    }
+    const method = req.method ?? 'GET';
+    const operation = version.matchOperation(method, rest);
+    if (operation.kind === 'not_found') throw new GatewayError('route.not_found', `"${version.api}" v${version.major} declares no operation at this path.`);
+    if (operation.kind === 'method_not_allowed') {
+      throw new GatewayError('route.method_not_allowed', `${method} is not declared for this path.`, { headers: { allow: operation.allow } });
+    }
+    ctx.operationId = operation.id;
+    ctx.upstreamPath = rest;
+    const terminal = (rq: IncomingMessage, rs: ServerResponse, cx: RequestContext): void | Promise<void> => forward(rq, rs, cx, version);
+    if (!version.needsBody || method === 'GET' || method === 'HEAD') {
+      if (version.needsBody) ctx.operation = version.adapter.extractOperation(method, rest, undefined);
+      return runPipeline(version.handlers, terminal, req, res, ctx);
+    }
+    return readBody(req, maxBody).then((body) => {
+      if (req.socket.destroyed) return undefined;
+      ctx.body = body;
+      let parsed: unknown;
+      if (body.length > 0 && /json/i.test(req.headers['content-type'] ?? '')) {
+        try {
+          parsed = JSON.parse(body.toString('utf8'));
+        } catch {
+          throw new GatewayError('request.malformed_body', 'The request body is not valid JSON.');
+        }
+      }
+      ctx.operation = version.adapter.extractOperation(method, rest, parsed);
+      return runPipeline(version.handlers, terminal, req, res, ctx);
+    });
+  }
+
+  const app: RequestListener = function gatehouse(req, res) {
+    const snapshot = current;
+    if (snapshot === undefined) {
+      const ctx = { traceId: parseTraceparent(req.headers.traceparent as string | undefined, ids).traceId, requestId: ids.spanId(), decision: 'allow' } as RequestContext;
+      renderProblem(res, new GatewayError('gateway.not_ready', 'No snapshot applied yet.', { headers: { 'retry-after': '1' } }), ctx);
+      return;
+    }
+    const ctx = newContext(req, snapshot);
+    const state: RequestState = { snapshot, version: undefined };
+    res.once('close', function observe() {
+      const routeMetrics = state.version?.metrics ?? unmatchedMetrics;
+      const upstream = ctx.upstreamLatencyMs === undefined ? undefined : ctx.upstreamLatencyMs / 1000;
+      routeMetrics.observe(res.headersSent ? res.statusCode : 499, (performance.now() - ctx.startedAt) / 1000, upstream);
+    });
+    const terminal = (rq: IncomingMessage, rs: ServerResponse, cx: RequestContext): void | Promise<void> => route(rq, rs, cx, state);
+    try {
+      const pending = runPipeline(snapshot.gatewayHandlers as PolicyHandler[], terminal, req, res, ctx);
+      if (pending !== undefined) pending.catch((error: unknown) => fail(res, ctx, error));
+    } catch (error) {
+      fail(res, ctx, error);
+    }
+  };
+
+  const statusApp: RequestListener = function gatehouseStatus(req, res) {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/health/live') {
+      sendJson(res, 200, { status: 'live' });
+    } else if (path === '/health/ready') {
+      const body = current === undefined ? { status: 'not_ready' } : { status: 'ready', snapshot: current.hash, appliedAt: new Date(appliedAt).toISOString() };
+      sendJson(res, current === undefined ? 503 : 200, body);
+    } else if (path === '/metrics') {
+      metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType });
+          res.end(text);
+        },
+        (error: unknown) => {
+          logger.error('metrics collection failed', { error: (error as Error).message });
+          sendJson(res, 500, { status: 'error' });
+        },
+      );
+    } else {
+      sendJson(res, 404, { status: 'not_found' });
+    }
+  };
+
+  options.snapshotSource.start(apply);
+  logger.info('gateway waiting for its first snapshot', { source: options.snapshotSource.describe() });
+
+  return {
+    app,
+    statusApp,
+    metrics,
+    events,
+    ready: () => current !== undefined,
+    currentHash: () => current?.hash,
+    apply,
+    waitForSnapshot(hash) {
+      if (current !== undefined && (hash === undefined || current.hash === hash)) return Promise.resolve(current.hash);
+      return new Promise((resolve) => {
+        const onApplied = (applied: string): void => {
+          if (hash !== undefined && applied !== hash) return;
+          events.off('applied', onApplied);
+          resolve(applied);
+        };
+        events.on('applied', onApplied);
+      });
+    },
+    async close() {
+      await options.snapshotSource.close();
+      forwarder.close();
+    },
+  };
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}

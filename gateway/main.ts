@@ -1,0 +1,41 @@
+/**
+ * @module Entry point of a gateway node. The only place that reads the environment:
+ * `GATEWAY_SNAPSHOT_FILE`, `GATEWAY_HOST`, `GATEWAY_PORT`, `GATEWAY_STATUS_PORT`,
+ * `GATEWAY_ACCESS_LOG`, `LOG_LEVEL`; secrets named by the snapshot are read from the
+ * environment too.
+ */
+import { createGateway } from './gateway.js';
+import { createAccessLog, createAppLogger } from './logging.js';
+import { createGatewayMetrics } from './metrics.js';
+import { listenGateway } from './server.js';
+import { createFileSnapshotSource } from './snapshot/file-source.js';
+
+const env = process.env;
+const logger = createAppLogger({ component: 'gateway', level: env.LOG_LEVEL });
+const snapshotFile = env.GATEWAY_SNAPSHOT_FILE;
+if (snapshotFile === undefined || snapshotFile === '') {
+  logger.error('GATEWAY_SNAPSHOT_FILE is not set: a gateway node needs a snapshot source');
+  process.exit(2);
+}
+const accessLog = createAccessLog({ file: env.GATEWAY_ACCESS_LOG });
+const gateway = createGateway({
+  snapshotSource: createFileSnapshotSource({ path: snapshotFile, logger }),
+  logger,
+  accessLog,
+  metrics: createGatewayMetrics({ defaultMetrics: true }),
+  resolveSecret: (name) => env[name],
+});
+const servers = await listenGateway({
+  gateway,
+  host: env.GATEWAY_HOST ?? '0.0.0.0',
+  port: Number(env.GATEWAY_PORT ?? 8080),
+  statusPort: Number(env.GATEWAY_STATUS_PORT ?? 8081),
+});
+logger.info('gateway listening', { traffic: servers.trafficUrl, status: servers.statusUrl });
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    logger.info('shutting down', { signal });
+    void servers.close().then(() => accessLog.close()).then(() => process.exit(0));
+  });
+}

@@ -1,0 +1,234 @@
+/**
+ * @module The last step of every pipeline: forward to the upstream with http-proxy-middleware
+ * over a shared keep-alive agent. One middleware instance serves every snapshot (its router
+ * picks the pre-parsed target), default plugins are ejected, and responses are handled here:
+ * streamed when the adapter does not need them, read and mapped when it does. Connect and
+ * response timeouts are per upstream; refused → 502, timeout → 504, both as problems.
+ */
+import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { Readable } from 'node:stream';
+import type { Socket } from 'node:net';
+import { createProxyMiddleware, type Plugin } from 'http-proxy-middleware';
+import type { RequestContext } from '../contracts/index.js';
+import { GatewayError, type Logger } from '../policies/index.js';
+import type { GatewayMetrics } from './metrics.js';
+import { renderProblem, toGatewayError } from './problem.js';
+import type { CompiledVersion } from './router.js';
+
+const EXCHANGE = Symbol('gatehouse.exchange');
+
+interface Exchange {
+  readonly ctx: RequestContext;
+  readonly route: CompiledVersion;
+  sentAt: number;
+  proxyReq: import('node:http').ClientRequest | undefined;
+  /** The client left before the answer was complete. */
+  abandoned: boolean;
+  timedOut: 'connect' | 'response' | undefined;
+}
+
+type ExchangeRequest = IncomingMessage & { [EXCHANGE]?: Exchange };
+
+/** Response headers never relayed (RFC 9110 §7.6.1) plus what would fingerprint the upstream. */
+const DROPPED_RESPONSE_HEADERS = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'x-powered-by',
+]);
+
+/** Largest upstream response an adapter may read whole to map errors. */
+const MAX_INSPECTED_BODY = 32 * 1024 * 1024;
+
+export interface Forwarder {
+  forward(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, route: CompiledVersion): void;
+  readonly agent: Agent;
+  close(): void;
+}
+
+export interface ForwarderOptions {
+  logger: Logger;
+  metrics: GatewayMetrics;
+  /** Defaults to a keep-alive agent with 256 sockets per upstream. */
+  agent?: Agent;
+}
+
+function responseHeaders(proxyRes: IncomingMessage, requestId: string, dropLength: boolean): string[] {
+  const raw = proxyRes.rawHeaders;
+  const listed = proxyRes.headers.connection;
+  const connectionListed = listed === undefined ? undefined : new Set(listed.toLowerCase().split(',').map((t) => t.trim()));
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (DROPPED_RESPONSE_HEADERS.has(name) || connectionListed?.has(name) === true || name === 'x-request-id') continue;
+    if (dropLength && name === 'content-length') continue;
+    out.push(raw[i]!, raw[i + 1]!);
+  }
+  out.push('x-request-id', requestId);
+  return out;
+}
+
+/**
+ * @example
+ * const forwarder = createForwarder({ logger, metrics });
+ * forwarder.forward(req, res, ctx, compiledVersion); // answers the client itself
+ */
+export function createForwarder(options: ForwarderOptions): Forwarder {
+  const { logger, metrics } = options;
+  // Idle sockets are dropped after 4 s, before typical upstream keep-alive timeouts (5 s),
+  // so a reused socket is rarely one the upstream is closing.
+  const agent = options.agent ?? new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, timeout: 4000, scheduling: 'lifo' });
+
+  function fail(req: ExchangeRequest, res: ServerResponse, error: unknown): void {
+    const exchange = req[EXCHANGE];
+    if (exchange === undefined) return;
+    const problem = toGatewayError(error, logger, exchange.ctx);
+    if (problem.code.startsWith('upstream.')) {
+      metrics.upstreamErrors.labels(exchange.route.api, exchange.route.version, problem.code).inc();
+    }
+    renderProblem(res, problem, exchange.ctx);
+  }
+
+  function onProxyReq(proxyReq: import('node:http').ClientRequest, req: ExchangeRequest): void {
+    const exchange = req[EXCHANGE];
+    if (exchange === undefined) return;
+    exchange.proxyReq = proxyReq;
+    if (exchange.abandoned) {
+      proxyReq.destroy();
+      return;
+    }
+    const socket = proxyReq.socket as Socket | null;
+    if (socket?.connecting === true) {
+      const timer = setTimeout(() => {
+        exchange.timedOut = 'connect';
+        proxyReq.destroy(new Error('connect timeout'));
+      }, exchange.route.connectTimeoutMs);
+      socket.once('connect', () => clearTimeout(timer));
+      proxyReq.once('close', () => clearTimeout(timer));
+    }
+    proxyReq.setTimeout(exchange.route.responseTimeoutMs, () => {
+      exchange.timedOut ??= 'response';
+      proxyReq.destroy(new Error('response timeout'));
+    });
+  }
+
+  function onProxyRes(proxyRes: IncomingMessage, req: ExchangeRequest, res: ServerResponse): void {
+    const exchange = req[EXCHANGE];
+    if (exchange === undefined) return;
+    const { ctx, route } = exchange;
+    const status = proxyRes.statusCode ?? 502;
+    ctx.upstreamStatus = status;
+    ctx.upstreamLatencyMs = Math.round((performance.now() - exchange.sentAt) * 1000) / 1000;
+    // A response that dies half-way must not leave the client waiting for the rest.
+    proxyRes.once('close', () => {
+      if (!proxyRes.complete) res.destroy();
+    });
+    if (!route.adapter.inspects(status, proxyRes.headers)) {
+      res.writeHead(status, proxyRes.statusMessage, responseHeaders(proxyRes, ctx.requestId, false));
+      proxyRes.pipe(res);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    proxyRes.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_INSPECTED_BODY) {
+        proxyRes.destroy();
+        fail(req, res, new GatewayError('upstream.error', 'The upstream answer is too large to inspect.'));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    proxyRes.on('end', () => {
+      if (res.writableEnded) return;
+      const body = Buffer.concat(chunks, size);
+      let mapped;
+      try {
+        mapped = route.adapter.mapResponse(status, proxyRes.headers, body);
+      } catch (error) {
+        fail(req, res, error);
+        return;
+      }
+      if (mapped.kind === 'problem') {
+        fail(req, res, mapped.error);
+        return;
+      }
+      const out = mapped.kind === 'replace' ? mapped.body : body;
+      const headers = responseHeaders(proxyRes, ctx.requestId, true);
+      headers.push('content-length', String(out.length));
+      res.writeHead(status, proxyRes.statusMessage, headers);
+      res.end(out);
+    });
+  }
+
+  function onError(error: Error, req: IncomingMessage, res: ServerResponse | Socket): void {
+    const exchange = (req as ExchangeRequest)[EXCHANGE];
+    if (exchange === undefined || exchange.abandoned || !('writeHead' in res)) return;
+    const code = exchange.timedOut !== undefined ? 'upstream.timeout' : 'upstream.unavailable';
+    const detail =
+      exchange.timedOut === 'connect'
+        ? `The upstream did not accept a connection within ${exchange.route.connectTimeoutMs} ms.`
+        : exchange.timedOut === 'response'
+          ? `The upstream did not answer within ${exchange.route.responseTimeoutMs} ms.`
+          : 'The upstream could not be reached.';
+    fail(req as ExchangeRequest, res, new GatewayError(code, detail, { cause: error }));
+  }
+
+  const gatehousePlugin: Plugin = (proxyServer) => {
+    // The buffered body (read for an adapter or a policy) is forwarded as the exact bytes
+    // read, via http-proxy's `buffer` option, which hpm offers no per-request way to set.
+    const web = proxyServer.web.bind(proxyServer);
+    proxyServer.web = function webWithBufferedBody(req, res, opts, ...rest) {
+      const body = (req as ExchangeRequest)[EXCHANGE]?.ctx.body;
+      if (body !== undefined && opts !== undefined) opts.buffer = Readable.from([body]);
+      return web(req, res, opts, ...(rest as []));
+    } as typeof proxyServer.web;
+    proxyServer.on('proxyReq', onProxyReq);
+    proxyServer.on('proxyRes', onProxyRes);
+    proxyServer.on('error', onError);
+  };
+
+  const middleware = createProxyMiddleware<IncomingMessage, ServerResponse>({
+    router: (req) => (req as ExchangeRequest)[EXCHANGE]!.route.target as unknown as string,
+    changeOrigin: true,
+    selfHandleResponse: true,
+    ejectPlugins: true,
+    plugins: [gatehousePlugin],
+    agent,
+    // `toProxy` makes http-proxy use req.url as the outgoing path as is: it is already the
+    // validated upstream path, so the per-request url.parse is saved.
+    toProxy: true,
+    xfwd: false,
+  });
+
+  return {
+    agent,
+    forward(req, res, ctx, route) {
+      const exchange: Exchange = { ctx, route, sentAt: performance.now(), proxyReq: undefined, abandoned: false, timedOut: undefined };
+      (req as ExchangeRequest)[EXCHANGE] = exchange;
+      res.once('close', () => {
+        if (res.writableFinished) return;
+        exchange.abandoned = true;
+        exchange.proxyReq?.destroy();
+      });
+      req.url = ctx.upstreamPath;
+      req.headers = ctx.upstreamHeaders as IncomingMessage['headers'];
+      if (ctx.body !== undefined && req.method !== 'GET' && req.method !== 'HEAD') {
+        req.headers['content-length'] = String(ctx.body.length);
+        delete req.headers['transfer-encoding'];
+      }
+      middleware(req, res, (error?: unknown) => fail(req as ExchangeRequest, res, error)).catch((error: unknown) =>
+        fail(req as ExchangeRequest, res, error),
+      );
+    },
+    close() {
+      agent.destroy();
+    },
+  };
+}

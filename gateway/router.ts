@@ -1,0 +1,149 @@
+/**
+ * @module Routing compiled once per snapshot: `/{api}/v{major}/{rest}` → a compiled version,
+ * then `{rest}` → one of the version's declared operations. Exact segment matches only, so
+ * `/orders/v1x/…` never reaches `/orders/v1/…`.
+ */
+import type { HttpMethod, OperationSpec, VersionStatus } from '../contracts/index.js';
+import type { PolicyHandler } from '../policies/index.js';
+import type { RouteMetrics } from './metrics.js';
+import type { UpstreamAdapter } from './upstreams/index.js';
+
+/** What http-proxy needs of a target, pre-parsed so no request parses a URL. */
+export interface ProxyTarget {
+  protocol: 'http:' | 'https:';
+  host: string;
+  hostname: string;
+  port: string;
+  path: string;
+}
+
+export interface CompiledVersion {
+  readonly api: string;
+  readonly version: string;
+  readonly major: number;
+  readonly status: VersionStatus;
+  readonly adapter: UpstreamAdapter;
+  readonly target: ProxyTarget;
+  readonly connectTimeoutMs: number;
+  readonly responseTimeoutMs: number;
+  readonly handlers: readonly PolicyHandler[];
+  /** The adapter or a policy reads the body, so it is buffered once after routing. */
+  readonly needsBody: boolean;
+  readonly metrics: RouteMetrics;
+  matchOperation(method: string, path: string): OperationMatch;
+}
+
+export type OperationMatch =
+  | { kind: 'found'; id: string; params: Record<string, string> }
+  | { kind: 'method_not_allowed'; allow: string }
+  | { kind: 'not_found' };
+
+export interface RouteMatch {
+  version: CompiledVersion;
+  /** Path (with query) below the version prefix; `/` when empty. */
+  rest: string;
+}
+
+const MAJOR = /^v(0|[1-9][0-9]{0,5})$/;
+
+export interface Router {
+  match(url: string): RouteMatch | undefined;
+  /** Distinguishes "no such API" from "no such major" for the problem detail. */
+  hasApi(slug: string): boolean;
+}
+
+export function createRouter(versions: readonly CompiledVersion[]): Router {
+  const apis = new Map<string, Map<number, CompiledVersion>>();
+  for (const version of versions) {
+    let majors = apis.get(version.api);
+    if (majors === undefined) apis.set(version.api, (majors = new Map()));
+    majors.set(version.major, version);
+  }
+  return {
+    hasApi: (slug) => apis.has(slug),
+    match(url) {
+      const apiEnd = url.indexOf('/', 1);
+      if (apiEnd === -1) return undefined;
+      const majors = apis.get(url.slice(1, apiEnd));
+      if (majors === undefined) return undefined;
+      let versionEnd = url.indexOf('/', apiEnd + 1);
+      const queryAt = url.indexOf('?', apiEnd + 1);
+      if (queryAt !== -1 && (versionEnd === -1 || queryAt < versionEnd)) versionEnd = queryAt;
+      const segment = versionEnd === -1 ? url.slice(apiEnd + 1) : url.slice(apiEnd + 1, versionEnd);
+      const major = MAJOR.exec(segment);
+      if (major === null) return undefined;
+      const version = majors.get(Number(major[1]));
+      if (version === undefined) return undefined;
+      const rest = versionEnd === -1 ? '/' : url.charCodeAt(versionEnd) === 63 /* ? */ ? `/${url.slice(versionEnd)}` : url.slice(versionEnd);
+      return { version, rest };
+    },
+  };
+}
+
+interface TemplateRoute {
+  pattern: RegExp;
+  names: string[];
+  byMethod: Map<string, string>;
+}
+
+/** Compiles a version's operations: static paths in a map, templated ones as anchored regexes. */
+export function compileOperations(operations: readonly OperationSpec[]): (method: string, path: string) => OperationMatch {
+  const exact = new Map<string, Map<string, string>>();
+  const templates: TemplateRoute[] = [];
+  const templateByPath = new Map<string, TemplateRoute>();
+  for (const op of operations) {
+    if (!op.path.includes('{')) {
+      let byMethod = exact.get(op.path);
+      if (byMethod === undefined) exact.set(op.path, (byMethod = new Map()));
+      byMethod.set(op.method, op.id);
+      continue;
+    }
+    let route = templateByPath.get(op.path);
+    if (route === undefined) {
+      const names: string[] = [];
+      const source = op.path
+        .split('/')
+        .map((segment) => {
+          const param = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(segment);
+          if (param === null) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+          names.push(param[1]!);
+          return '([^/]+)';
+        })
+        .join('/');
+      route = { pattern: new RegExp(`^${source}$`), names, byMethod: new Map() };
+      templateByPath.set(op.path, route);
+      templates.push(route);
+    }
+    route.byMethod.set(op.method, op.id);
+  }
+
+  const allowOf = (byMethod: Map<string, string>): string => [...byMethod.keys()].join(', ');
+  return function matchOperation(method, path) {
+    const queryAt = path.indexOf('?');
+    const bare = queryAt === -1 ? path : path.slice(0, queryAt);
+    const byMethod = exact.get(bare);
+    if (byMethod !== undefined) {
+      const id = byMethod.get(method);
+      return id === undefined ? { kind: 'method_not_allowed', allow: allowOf(byMethod) } : { kind: 'found', id, params: {} };
+    }
+    for (const route of templates) {
+      const match = route.pattern.exec(bare);
+      if (match === null) continue;
+      const id = route.byMethod.get(method);
+      if (id === undefined) return { kind: 'method_not_allowed', allow: allowOf(route.byMethod) };
+      const params: Record<string, string> = {};
+      route.names.forEach((name, i) => (params[name] = match[i + 1]!));
+      return { kind: 'found', id, params };
+    }
+    return { kind: 'not_found' };
+  };
+}
+
+export function toProxyTarget(baseUrl: string): ProxyTarget {
+  const url = new URL(baseUrl);
+  const protocol = url.protocol === 'https:' ? 'https:' : 'http:';
+  const port = url.port || (protocol === 'https:' ? '443' : '80');
+  return { protocol, host: url.host, hostname: url.hostname, port, path: url.pathname.replace(/\/$/, '') };
+}
+
+export type { HttpMethod };

@@ -1,0 +1,134 @@
+/**
+ * @module Salesforce REST (upstreams.md §2): bearer token injected; error arrays
+ * `[{message, errorCode, fields}]` mapped to problems; `403 REQUEST_LIMIT_EXCEEDED` (Salesforce
+ * never sends 429) becomes 503 `upstream.rate_limited` with a conservative `Retry-After`.
+ * Token minting (client credentials / JWT bearer) arrives with the identity work; here the
+ * token is a static reference.
+ */
+import type { JSONSchemaType } from 'ajv';
+import type { BusinessOperation } from '../../contracts/index.js';
+import { GatewayError } from '../../policies/index.js';
+import { fieldNames, isRecord, secretRefSchema, stripCallerCredentials, tryParseJson, type AdapterFactory, type SecretRef } from './types.js';
+
+export interface SalesforceSettings {
+  accessToken: SecretRef;
+  /** Seconds to tell callers to wait when the org's API allocation is exhausted. */
+  limitRetryAfterSeconds: number;
+}
+
+const schema: JSONSchemaType<SalesforceSettings> = {
+  type: 'object',
+  properties: {
+    accessToken: { ...secretRefSchema, description: 'Reference to a Salesforce access token.' },
+    limitRetryAfterSeconds: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 86_400,
+      default: 300,
+      description: 'Retry-After sent when Salesforce answers REQUEST_LIMIT_EXCEEDED.',
+    },
+  },
+  required: ['accessToken', 'limitRetryAfterSeconds'],
+  additionalProperties: false,
+};
+
+const SOBJECT = /^\/services\/data\/v\d+\.\d+\/sobjects\/([A-Za-z0-9_]+)(?:\/([^/?]+))?(?:\/([^/?]+))?/;
+const QUERY = /^\/services\/data\/v\d+\.\d+\/query(?:All)?\/?(?:\?|$)/;
+const COMPOSITE = /^\/services\/data\/v\d+\.\d+\/composite\/?(?:\?|$)/;
+const SOQL_FROM = /\bfrom\s+([A-Za-z0-9_]+)/i;
+
+function actionOf(method: string): BusinessOperation['action'] {
+  switch (method) {
+    case 'GET':
+    case 'HEAD':
+      return 'read';
+    case 'POST':
+      return 'create';
+    case 'PATCH':
+    case 'PUT':
+      return 'update';
+    case 'DELETE':
+      return 'delete';
+    default:
+      return 'call';
+  }
+}
+
+/** Operation of one sObject request path (used for composite sub-requests too). */
+export function salesforceOperation(method: string, path: string, body: unknown): BusinessOperation {
+  const sobject = SOBJECT.exec(path);
+  if (sobject !== null) {
+    const [, entity = '', idOrField, externalValue] = sobject;
+    // PATCH /sobjects/Account/Ext_Id__c/C-1 is an upsert by external id.
+    const ids = externalValue !== undefined ? [externalValue] : idOrField !== undefined ? [idOrField] : [];
+    return { system: 'salesforce', entity, action: actionOf(method), fields: fieldNames(body), ids };
+  }
+  if (QUERY.test(path)) {
+    const q = new URLSearchParams(path.slice(path.indexOf('?') + 1)).get('q') ?? '';
+    return { system: 'salesforce', entity: SOQL_FROM.exec(q)?.[1] ?? '', action: 'read', fields: [], ids: [] };
+  }
+  if (COMPOSITE.test(path) && isRecord(body) && Array.isArray(body.compositeRequest)) {
+    const parts = body.compositeRequest.filter(isRecord).map((sub) =>
+      salesforceOperation(String(sub.method ?? 'GET').toUpperCase(), String(sub.url ?? ''), sub.body),
+    );
+    return { system: 'salesforce', entity: 'composite', action: 'call', fields: [], ids: [], parts };
+  }
+  return { system: 'salesforce', entity: '', action: actionOf(method), fields: fieldNames(body), ids: [] };
+}
+
+export const salesforceAdapter: AdapterFactory<SalesforceSettings> = {
+  kind: 'salesforce',
+  schema,
+  create(settings, env) {
+    const authorization = `Bearer ${env.resolveSecret(settings.accessToken, 'settings.accessToken')}`;
+    // The base URL usually ends in /services/data/vXX.X; operations are matched on the full path.
+    const basePath = env.baseUrl.pathname.replace(/\/$/, '');
+    return {
+      kind: 'salesforce',
+      needsBody: false,
+      prepare(ctx) {
+        stripCallerCredentials(ctx.upstreamHeaders);
+        ctx.upstreamHeaders.authorization = authorization;
+      },
+      extractOperation: (method, path, body) => salesforceOperation(method, basePath + path, body),
+      inspects: (status) => status >= 400,
+      mapResponse(status, _headers, body) {
+        const parsed = tryParseJson(body);
+        const errors = (Array.isArray(parsed) ? parsed : []).filter(isRecord).map((e) => ({
+          errorCode: typeof e.errorCode === 'string' ? e.errorCode : '',
+          message: typeof e.message === 'string' ? e.message : '',
+          ...(Array.isArray(e.fields) ? { fields: e.fields.filter((f): f is string => typeof f === 'string') } : {}),
+        }));
+        const first = errors[0];
+        const upstream = { system: 'salesforce', errors };
+        const detail = first?.message || `HTTP ${status}`;
+        if (status === 401) {
+          return { kind: 'problem', error: new GatewayError('upstream.auth_failed', 'Salesforce refused the gateway credential.', { extensions: { upstream: { system: 'salesforce' } } }) };
+        }
+        if (status === 403 && first?.errorCode === 'REQUEST_LIMIT_EXCEEDED') {
+          return {
+            kind: 'problem',
+            error: new GatewayError('upstream.rate_limited', 'Salesforce API request limit reached; try again later.', {
+              headers: { 'retry-after': String(settings.limitRetryAfterSeconds) },
+              extensions: { upstream },
+            }),
+          };
+        }
+        const code =
+          status === 403
+            ? 'upstream.forbidden'
+            : status === 404
+              ? 'upstream.not_found'
+              : status === 409 || status === 300
+                ? 'upstream.conflict'
+                : status < 500
+                  ? 'upstream.validation_failed'
+                  : status === 503
+                    ? 'upstream.unavailable'
+                    : 'upstream.error';
+        const options = code === 'upstream.validation_failed' && status !== 422 ? { status: 422, extensions: { upstream } } : { extensions: { upstream } };
+        return { kind: 'problem', error: new GatewayError(code, status >= 500 ? `Salesforce failed (HTTP ${status}).` : detail, options) };
+      },
+    };
+  },
+};

@@ -1,0 +1,65 @@
+/**
+ * @module `access-record`: one record per request, written when the exchange closes, so
+ * rejections, upstream failures and client aborts are all recorded. Runs first (priority
+ * 10000). Never records a header value or a sensitive query value.
+ */
+import { performance } from 'node:perf_hooks';
+import { definePolicy, type AccessRecord } from '../define-policy.js';
+import { accessRecordSchema, type AccessRecordConfig } from './schema.js';
+
+/** Replaces the values of sensitive query parameters; keeps names so the call stays readable. */
+export function redactQuery(url: string, sensitive: ReadonlySet<string>): string {
+  const queryAt = url.indexOf('?');
+  if (queryAt === -1) return url;
+  const parts = url.slice(queryAt + 1).split('&');
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i]!;
+    const eq = part.indexOf('=');
+    let name = eq === -1 ? part : part.slice(0, eq);
+    try {
+      name = decodeURIComponent(name.replace(/\+/g, ' '));
+    } catch {
+      // undecodable name: judge the raw text
+    }
+    if (sensitive.has(name.toLowerCase())) parts[i] = `${part.slice(0, eq === -1 ? part.length : eq)}=[redacted]`;
+  }
+  return `${url.slice(0, queryAt)}?${parts.join('&')}`;
+}
+
+export const accessRecordPolicy = definePolicy<AccessRecordConfig>({
+  name: 'access-record',
+  priority: 10_000,
+  schema: accessRecordSchema,
+  create(config, deps) {
+    const sensitive = new Set(config.sensitiveQueryParams.map((name) => name.toLowerCase()));
+    const { accessLog } = deps;
+
+    return function accessRecord(req, res, ctx) {
+      const url = req.url ?? '';
+      res.once('close', function writeAccessRecord() {
+        const finished = res.writableFinished;
+        const record: AccessRecord = {
+          time: new Date(ctx.receivedAt).toISOString(),
+          traceId: ctx.traceId,
+          requestId: ctx.requestId,
+          api: ctx.api ?? null,
+          version: ctx.version ?? null,
+          operation: ctx.operationId ?? null,
+          method: req.method ?? '',
+          path: url.includes('?') ? redactQuery(url, sensitive) : url,
+          status: res.headersSent ? res.statusCode : 499,
+          decision: ctx.decision,
+          latencyMs: Math.round((performance.now() - ctx.startedAt) * 1000) / 1000,
+          upstreamLatencyMs: ctx.upstreamLatencyMs ?? null,
+          upstreamStatus: ctx.upstreamStatus ?? null,
+          consumer: ctx.consumer?.id ?? null,
+          subject: ctx.subject ?? null,
+          clientAddress: ctx.clientAddress,
+          snapshotHash: ctx.snapshotHash,
+          aborted: !finished,
+        };
+        accessLog.write(record);
+      });
+    };
+  },
+});

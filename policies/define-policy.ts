@@ -1,0 +1,113 @@
+/**
+ * @module The policy contract: `definePolicy({ name, priority, schema, create })`. A policy's
+ * `create` runs once per snapshot (compile validators, build limiters); the handler it returns
+ * runs per request and only reads what `create` built.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { JSONSchemaType } from 'ajv';
+import type { RequestContext } from '../contracts/index.js';
+
+/** Minimal structured logger the planes pass around (winston satisfies it). */
+export interface Logger {
+  error(message: string, meta?: Record<string, unknown>): void;
+  warn(message: string, meta?: Record<string, unknown>): void;
+  info(message: string, meta?: Record<string, unknown>): void;
+  debug(message: string, meta?: Record<string, unknown>): void;
+}
+
+/** Injected time source; tests freeze it. */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+/** One line of the access log: who called what and what the gateway decided. Never a credential. */
+export interface AccessRecord {
+  time: string;
+  traceId: string;
+  requestId: string;
+  api: string | null;
+  version: string | null;
+  operation: string | null;
+  method: string;
+  path: string;
+  status: number;
+  decision: string;
+  latencyMs: number;
+  upstreamLatencyMs: number | null;
+  upstreamStatus: number | null;
+  consumer: string | null;
+  subject: string | null;
+  clientAddress: string;
+  snapshotHash: string;
+  /** The client went away before the answer was complete. */
+  aborted: boolean;
+}
+
+/** Where access records go (a winston JSON-lines file in production, an array in tests). */
+export interface AccessLog {
+  write(record: AccessRecord): void;
+}
+
+/** What every policy's `create` may use. */
+export interface PolicyDeps {
+  logger: Logger;
+  clock: Clock;
+  accessLog: AccessLog;
+}
+
+export type PolicyRequest = IncomingMessage;
+export type PolicyResponse = ServerResponse;
+
+/**
+ * Runs per request. Refuse by throwing `GatewayError`; answer directly (cache hit) by ending
+ * `res`; otherwise return and the next policy runs. May be async.
+ */
+export type PolicyHandler = (req: PolicyRequest, res: PolicyResponse, ctx: RequestContext) => void | Promise<void>;
+
+/** Policies above this priority run on every request before routing (gateway stage); below, per API version. */
+export const ROUTER_PRIORITY = 5000;
+
+export interface PolicyDefinition<Config> {
+  /** Kebab-case, unique. */
+  readonly name: string;
+  /** Higher runs first; ties by name. Above `ROUTER_PRIORITY`: gateway-wide. */
+  readonly priority: number;
+  /** Pure-data JSON Schema of the config, with defaults. */
+  readonly schema: JSONSchemaType<Config>;
+  /** The policy reads the buffered request body (`ctx.body`). */
+  readonly needsBody?: boolean;
+  /** Builds the handler once per snapshot from validated config. */
+  create(config: Config, deps: PolicyDeps): PolicyHandler;
+}
+
+/** A definition whose config type is erased, for registries and the pipeline builder. */
+export interface AnyPolicyDefinition {
+  readonly name: string;
+  readonly priority: number;
+  readonly schema: object;
+  readonly needsBody?: boolean;
+  create(config: any, deps: PolicyDeps): PolicyHandler;
+}
+
+/**
+ * Declares a policy. Validates the declaration itself (not the config) so a typo fails at
+ * start-up, not on a request.
+ *
+ * @example
+ * export const requestIdPolicy = definePolicy({
+ *   name: 'request-id',
+ *   priority: 9500,
+ *   schema: requestIdSchema,
+ *   create: (config) => function requestId(_req, res, ctx) { res.setHeader(config.header, ctx.requestId); },
+ * });
+ */
+export function definePolicy<Config>(definition: PolicyDefinition<Config>): PolicyDefinition<Config> {
+  if (!/^[a-z][a-z0-9-]*$/.test(definition.name)) {
+    throw new TypeError(`policy name "${definition.name}" must be kebab-case`);
+  }
+  if (!Number.isInteger(definition.priority) || definition.priority === ROUTER_PRIORITY) {
+    throw new TypeError(`policy "${definition.name}" needs an integer priority other than ${ROUTER_PRIORITY}`);
+  }
+  return Object.freeze({ ...definition });
+}

@@ -1,0 +1,15 @@
+/** @module Barrel: the policy contract, the registry and the built-in policies. */
+export * from './define-policy.js';
+export * from './errors.js';
+export * from './registry.js';
+export { accessRecordPolicy, redactQuery } from './access-record/policy.js';
+export { requestHygienePolicy } from './request-hygiene/policy.js';
+import { accessRecordPolicy } from './access-record/policy.js';
+import { requestHygienePolicy } from './request-hygiene/policy.js';
+import type { AnyPolicyDefinition } from './define-policy.js';
+
+/** Every policy this build ships; the gateway registers these. */
+export const BUILT_IN_POLICIES: readonly AnyPolicyDefinition[] = [accessRecordPolicy, requestHygienePolicy];
+
+/** Gateway-wide policies present even when a snapshot does not bind them. */
+export const ALWAYS_ON_POLICIES: readonly string[] = ['access-record', 'request-hygiene'];

@@ -1,0 +1,131 @@
+/**
+ * @module Boots a real gateway (both ports, on loopback) from an inline snapshot, with its
+ * operational and access logs captured in memory so tests can read every line.
+ */
+import { PassThrough } from 'node:stream';
+import { computeSnapshotHash, type ApiSpec, type PolicyBinding, type Snapshot } from '../../contracts/index.js';
+import type { AccessRecord } from '../../policies/index.js';
+import { createGateway, type Gateway } from '../../gateway/gateway.js';
+import { createAccessLog, createAppLogger } from '../../gateway/logging.js';
+import { listenGateway, type GatewayServers } from '../../gateway/server.js';
+import type { SnapshotSink, SnapshotSource } from '../../gateway/snapshot/source.js';
+
+export interface SnapshotInput {
+  apis: ApiSpec[];
+  gatewayPolicies?: PolicyBinding[];
+  generatedAt?: string;
+}
+
+/** A sealed snapshot (hash computed) from the parts a test cares about. */
+export function buildSnapshot(input: SnapshotInput): Snapshot {
+  const body = {
+    formatVersion: 1,
+    generatedAt: input.generatedAt ?? '2026-11-01T00:00:00.000Z',
+    gateway: { policies: input.gatewayPolicies ?? [] },
+    apis: input.apis,
+    consumers: [],
+  };
+  return { ...body, hash: computeSnapshotHash(body) };
+}
+
+/** A snapshot source fed by the test. */
+export function createManualSource(): SnapshotSource & { push(text: string): Promise<void> } {
+  let sink: SnapshotSink | undefined;
+  return {
+    describe: () => 'manual (test)',
+    start(s) {
+      sink = s;
+    },
+    async close() {},
+    async push(text) {
+      if (sink === undefined) throw new Error('source not started');
+      await sink(text, 'test');
+    },
+  };
+}
+
+/** Collects what a stream receives, line by line. */
+export function captureLines(): { stream: PassThrough; lines: () => string[] } {
+  const stream = new PassThrough();
+  let text = '';
+  stream.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+  return { stream, lines: () => text.split('\n').filter((l) => l.length > 0) };
+}
+
+export interface TestGateway {
+  gateway: Gateway;
+  servers: GatewayServers;
+  url: string;
+  statusUrl: string;
+  source: ReturnType<typeof createManualSource>;
+  logLines(): string[];
+  accessRecords(): AccessRecord[];
+  /** Waits until the access log holds `count` records (they are written when the exchange closes). */
+  waitForRecords(count: number): Promise<AccessRecord[]>;
+  close(): Promise<void>;
+}
+
+export async function startTestGateway(options: {
+  snapshot?: Snapshot;
+  secrets?: Record<string, string>;
+  maxBufferedBodyBytes?: number;
+} = {}): Promise<TestGateway> {
+  const appLog = captureLines();
+  const access = captureLines();
+  const logger = createAppLogger({ component: 'gateway', level: 'debug', stream: appLog.stream });
+  const accessLog = createAccessLog({ stream: access.stream });
+  const source = createManualSource();
+  const secrets = options.secrets ?? {};
+  const gateway = createGateway({
+    snapshotSource: source,
+    logger,
+    accessLog,
+    resolveSecret: (name) => secrets[name],
+    ...(options.maxBufferedBodyBytes === undefined ? {} : { maxBufferedBodyBytes: options.maxBufferedBodyBytes }),
+  });
+  const servers = await listenGateway({ gateway, host: '127.0.0.1' });
+  if (options.snapshot !== undefined) {
+    await source.push(JSON.stringify(options.snapshot));
+    if (!gateway.ready()) {
+      await servers.close(0);
+      throw new Error(`test snapshot rejected:\n${appLog.lines().join('\n')}`);
+    }
+  }
+  const accessRecords = (): AccessRecord[] => access.lines().map((line) => JSON.parse(line) as AccessRecord);
+  return {
+    gateway,
+    servers,
+    url: servers.trafficUrl,
+    statusUrl: servers.statusUrl,
+    source,
+    logLines: appLog.lines,
+    accessRecords,
+    async waitForRecords(count) {
+      for (let i = 0; i < 200; i++) {
+        const records = accessRecords();
+        if (records.length >= count) return records;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error(`expected ${count} access records, have ${accessRecords().length}`);
+    },
+    close: () => servers.close(1000),
+  };
+}
+
+/** An `http` upstream version with the given operations, for routing and hygiene tests. */
+export function httpApi(slug: string, baseUrl: string, operations: ApiSpec['versions'][number]['operations'], extra: Partial<ApiSpec['versions'][number]> = {}): ApiSpec {
+  return {
+    slug,
+    title: slug,
+    versions: [
+      {
+        version: '1.0.0',
+        status: 'published',
+        upstream: { kind: 'http', baseUrl, connectTimeoutMs: 1000, responseTimeoutMs: 2000, settings: {} },
+        operations,
+        policies: [],
+        ...extra,
+      },
+    ],
+  };
+}
