@@ -151,7 +151,9 @@ export async function startSimulatorServer(
     for (const socket of sockets) socket.destroy();
     sockets.clear();
     if (current === undefined) return Promise.resolve();
-    return new Promise((resolve) => current.close(() => resolve()));
+    // The extra turn lets in-process clients (fetch's pool) observe the closed sockets, so the
+    // next request dials anew and gets ECONNREFUSED instead of a reset on a dead pooled socket.
+    return new Promise((resolve) => current.close(() => setTimeout(resolve, 10)));
   }
 
   function setMode(next: Mode): void {
