@@ -1,0 +1,627 @@
+/** @module Benchmark runner: upstream direct vs http-proxy baseline vs gateway, closed loop and fixed rate, on loopback. */
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { LoadMode, LoadResult, LoadSpec } from './load.js';
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+const REPO_ROOT = resolve(BENCH_DIR, '../..');
+/** Replaced in `BenchTarget.args` by the upstream's base URL. */
+export const UPSTREAM_PLACEHOLDER = '{upstream}';
+
+/** One system under load. Append an entry to add a row. */
+export interface BenchTarget {
+  name: string;
+  label: string;
+  /**
+   * `direct` is the upstream itself (no script), `baseline` is the reference proxy the
+   * ratios divide by (exactly one), `candidate` rows get ratios and a verdict.
+   */
+  role: 'direct' | 'baseline' | 'candidate';
+  /** Server script relative to test/bench; prints `LISTENING <port>`. Absent for `direct`. */
+  script?: string;
+  args?: string[];
+  env?: Record<string, string>;
+  /** Path prefix the target serves the upstream's routes under. */
+  prefix: string;
+  /** Sent with every request to this target (e.g. an Authorization header). */
+  headers?: Record<string, string>;
+}
+
+/** One request shape, sent unchanged (after the target's prefix) to every target. */
+export interface RequestShape {
+  name: string;
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  body?: string;
+  headers?: Record<string, string>;
+}
+
+export const TARGETS: BenchTarget[] = [
+  { name: 'direct', label: 'upstream direct', role: 'direct', prefix: '' },
+  {
+    name: 'baseline',
+    label: 'node:http + http-proxy',
+    role: 'baseline',
+    script: 'servers/baseline.ts',
+    args: ['--upstream', UPSTREAM_PLACEHOLDER],
+    prefix: '',
+  },
+  {
+    name: 'gateway',
+    label: 'gateway pass-through',
+    role: 'candidate',
+    script: 'servers/gateway.ts',
+    args: ['--upstream', UPSTREAM_PLACEHOLDER],
+    prefix: '/bench/v1',
+  },
+  // Later rows, e.g.:
+  // { name: 'gateway-jwt', label: 'gateway + jwt-auth + subscription + rbac', role: 'candidate',
+  //   script: 'servers/gateway.ts', args: ['--upstream', UPSTREAM_PLACEHOLDER, '--chain', 'jwt'],
+  //   prefix: '/bench/v1', headers: { authorization: `Bearer ${token}` } },
+];
+
+const ORDER_BODY = JSON.stringify({
+  customerRef: 'C-204816',
+  lines: [
+    { sku: 'SKU-10001', qty: 2, unitPrice: 7.5 },
+    { sku: 'SKU-10003', qty: 1, unitPrice: 14.0 },
+  ],
+  currency: 'EUR',
+});
+
+export const SHAPES: RequestShape[] = [
+  { name: 'get-items', method: 'GET', path: '/items' },
+  {
+    name: 'post-order',
+    method: 'POST',
+    path: '/orders',
+    body: ORDER_BODY,
+    headers: { 'content-type': 'application/json' },
+  },
+];
+
+export interface BenchOptions {
+  targets: BenchTarget[];
+  shapes: RequestShape[];
+  /** Measured seconds per closed-loop and per fixed-rate run. */
+  durationSec: number;
+  /** Discarded seconds before each run. */
+  warmupSec: number;
+  runs: number;
+  connections: number;
+  /** Run the fixed-rate phase at half the baseline's closed-loop throughput. */
+  fixedRate: boolean;
+  log: (line: string) => void;
+}
+
+/** Median of each figure over a target's runs, plus what went wrong in any of them. */
+export interface PhaseSummary {
+  runs: LoadResult[];
+  rps: number;
+  p50: number;
+  p99: number;
+  /** Sums over all runs: any non-zero value makes the row untrustworthy. */
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  /** Largest generator stall in any run (fixed rate only), in ms. */
+  maxGeneratorStallMs?: number;
+}
+
+export interface TargetResult {
+  name: string;
+  label: string;
+  role: BenchTarget['role'];
+  status: 'ok' | 'missing' | 'failed';
+  reason?: string;
+  closed?: PhaseSummary;
+  fixedRate?: PhaseSummary;
+}
+
+export interface Verdict {
+  target: string;
+  /** Candidate closed-loop req/s divided by the baseline's. */
+  throughputRatio?: number;
+  /** Candidate fixed-rate p99 minus the baseline's, in ms. */
+  p99DeltaMs?: number;
+  result: 'pass' | 'fail' | 'invalid' | 'n/a';
+  reason: string;
+}
+
+export interface ShapeResult {
+  shape: RequestShape;
+  /** Requests per second of the fixed-rate phase, when it ran. */
+  fixedRate?: number;
+  targets: TargetResult[];
+  verdicts: Verdict[];
+}
+
+export interface BenchReport {
+  startedAt: string;
+  finishedAt: string;
+  node: string;
+  cpu: string;
+  pinned: boolean;
+  pinningNote: string;
+  settings: Omit<BenchOptions, 'targets' | 'shapes' | 'log'>;
+  shapes: ShapeResult[];
+}
+
+/** Targets the verdict is judged against. */
+export const THRESHOLDS = { minThroughputRatio: 0.8, maxP99DeltaMs: 1 } as const;
+
+const SERVER_START_TIMEOUT_MS = 20_000;
+const STOP_GRACE_MS = 2_000;
+/** Generator stalls above this share of a run are flagged: they land in p99 for any target. */
+const STALL_FLAG_RATIO = 0.01;
+
+interface Pinning {
+  pinned: boolean;
+  note: string;
+}
+
+function detectPinning(): Pinning {
+  const probe = spawnSync('taskset', ['-c', '1', 'true'], { stdio: 'ignore' });
+  if (probe.error === undefined && probe.status === 0) {
+    return { pinned: true, note: 'servers pinned to core 0, load generator to core 1 (taskset)' };
+  }
+  return { pinned: false, note: 'taskset unavailable or fewer than 2 cores: running UNPINNED' };
+}
+
+/** Tracks every child so they are killed on success, error, SIGINT or exit. */
+class ProcessGroup {
+  readonly #children = new Set<ChildProcess>();
+
+  constructor(private readonly pinning: Pinning) {}
+
+  /** Starts `node --import tsx <script> ...args` on `core` when pinning is available. */
+  spawnNode(core: 0 | 1, script: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+    const nodeArgs = ['--import', 'tsx', script, ...args];
+    const [command, commandArgs] = this.pinning.pinned
+      ? ['taskset', ['-c', String(core), process.execPath, ...nodeArgs]]
+      : [process.execPath, nodeArgs];
+    // taskset execs node, so the pid is node's and killing it leaves nothing behind.
+    const child = spawn(command, commandArgs, {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.#children.add(child);
+    child.once('exit', () => this.#children.delete(child));
+    return child;
+  }
+
+  async stop(child: ChildProcess): Promise<void> {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((done) => child.once('exit', () => done()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.#children].map((child) => this.stop(child)));
+  }
+
+  /** Last resort from an `exit` handler, where only synchronous work runs. */
+  killAllNow(): void {
+    for (const child of this.#children) child.kill('SIGKILL');
+  }
+}
+
+/** Keeps the last few KB of a stream (for error messages) and keeps draining it. */
+function tailOf(stream: NodeJS.ReadableStream | null): () => string {
+  let tail = '';
+  // Draining matters: a child that logs per request would block on a full pipe.
+  stream?.on('data', (chunk: Buffer) => {
+    tail = (tail + chunk.toString('utf8')).slice(-4096);
+  });
+  return () => tail.trim();
+}
+
+interface RunningServer {
+  child: ChildProcess;
+  port: number;
+  stderrTail: () => string;
+}
+
+function startServer(group: ProcessGroup, target: BenchTarget, script: string, upstreamUrl: string): Promise<RunningServer> {
+  const args = (target.args ?? []).map((arg) => arg.replaceAll(UPSTREAM_PLACEHOLDER, upstreamUrl));
+  const child = group.spawnNode(0, script, args, target.env);
+  const stderrTail = tailOf(child.stderr);
+  return new Promise((resolvePort, reject) => {
+    let buffered = '';
+    let settled = false;
+    const fail = (why: string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      void group.stop(child);
+      const tail = stderrTail();
+      reject(new Error(tail === '' ? why : `${why}: ${tail.split('\n').slice(-3).join(' | ')}`));
+    };
+    const timer = setTimeout(() => fail(`no LISTENING line within ${SERVER_START_TIMEOUT_MS} ms`), SERVER_START_TIMEOUT_MS);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      buffered += chunk.toString('utf8');
+      const match = /^LISTENING (\d+)\s*$/m.exec(buffered);
+      if (match?.[1] !== undefined) {
+        settled = true;
+        clearTimeout(timer);
+        resolvePort({ child, port: Number(match[1]), stderrTail });
+      }
+    });
+    child.once('exit', (code, signal) => fail(`exited before listening (code ${code}, signal ${signal})`));
+    child.once('error', (err) => fail(`could not start: ${err.message}`));
+  });
+}
+
+/** Runs one load spec in a fresh generator process on core 1 and returns its JSON result. */
+async function runLoadProcess(group: ProcessGroup, spec: LoadSpec): Promise<LoadResult> {
+  const child = group.spawnNode(1, join(BENCH_DIR, 'load.ts'), [JSON.stringify(spec)]);
+  const stdoutTail = tailOf(child.stdout);
+  const stderrTail = tailOf(child.stderr);
+  const budgetMs = (spec.warmupSec + spec.durationSec) * 1000 + 30_000;
+  const timer = setTimeout(() => void group.stop(child), budgetMs);
+  const code = await new Promise<number | null>((done) => {
+    child.once('exit', (exitCode) => done(exitCode));
+    child.once('error', () => done(null));
+  });
+  clearTimeout(timer);
+  const lastLine = stdoutTail().split('\n').pop() ?? '';
+  if (code !== 0 || !lastLine.startsWith('{')) {
+    throw new Error(`load generator failed (exit ${code}): ${stderrTail().split('\n').slice(-3).join(' | ')}`);
+  }
+  return JSON.parse(lastLine) as LoadResult;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+}
+
+function summarise(runs: LoadResult[]): PhaseSummary {
+  const summary: PhaseSummary = {
+    runs,
+    rps: median(runs.map((r) => r.rps)),
+    p50: median(runs.map((r) => r.p50)),
+    p99: median(runs.map((r) => r.p99)),
+    non2xx: runs.reduce((sum, r) => sum + r.non2xx, 0),
+    errors: runs.reduce((sum, r) => sum + r.errors, 0),
+    timeouts: runs.reduce((sum, r) => sum + r.timeouts, 0),
+  };
+  const stalls = runs.flatMap((r) => (r.generatorStallMs === undefined ? [] : [r.generatorStallMs]));
+  if (stalls.length > 0) summary.maxGeneratorStallMs = Math.max(...stalls);
+  return summary;
+}
+
+/** No errors, timeouts or non-2xx, and every run got answers (a hung target reports no errors). */
+function isClean(summary: PhaseSummary | undefined): boolean {
+  return (
+    summary !== undefined &&
+    summary.errors === 0 &&
+    summary.non2xx === 0 &&
+    summary.timeouts === 0 &&
+    summary.runs.every((run) => run.requests > 0)
+  );
+}
+
+interface LiveTarget {
+  target: BenchTarget;
+  result: TargetResult;
+  url: string;
+  server?: RunningServer;
+}
+
+/**
+ * Runs `mode` against every live target `runs` times, interleaved (a, b, c, a, b, c, ...)
+ * so slow drift of the machine hits every target alike.
+ */
+async function measureInterleaved(
+  group: ProcessGroup,
+  live: LiveTarget[],
+  shape: RequestShape,
+  options: BenchOptions,
+  mode: LoadMode,
+  rate?: number,
+): Promise<Map<LiveTarget, LoadResult[]>> {
+  const results = new Map<LiveTarget, LoadResult[]>(live.map((entry) => [entry, []]));
+  for (let run = 0; run < options.runs; run += 1) {
+    for (const entry of live) {
+      if (entry.result.status !== 'ok') continue;
+      if (entry.server !== undefined && entry.server.child.exitCode !== null) {
+        entry.result.status = 'failed';
+        entry.result.reason = `server exited during the run: ${entry.server.stderrTail().split('\n').slice(-3).join(' | ')}`;
+        continue;
+      }
+      const spec: LoadSpec = {
+        mode,
+        url: entry.url,
+        method: shape.method,
+        headers: { ...shape.headers, ...entry.target.headers },
+        connections: options.connections,
+        durationSec: options.durationSec,
+        warmupSec: options.warmupSec,
+      };
+      if (shape.body !== undefined) spec.body = shape.body;
+      if (rate !== undefined) spec.rate = rate;
+      let result: LoadResult;
+      try {
+        result = await runLoadProcess(group, spec);
+      } catch (err) {
+        entry.result.status = 'failed';
+        entry.result.reason = (err as Error).message;
+        options.log(`  ${mode} run ${run + 1}/${options.runs} ${entry.target.name}: ${entry.result.reason}`);
+        continue;
+      }
+      results.get(entry)?.push(result);
+      options.log(
+        `  ${mode.padEnd(6)} run ${run + 1}/${options.runs} ${entry.target.name.padEnd(10)} ` +
+          `${Math.round(result.rps)} req/s  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms` +
+          (result.errors + result.non2xx > 0 ? `  ERRORS ${result.errors} non-2xx ${result.non2xx}` : ''),
+      );
+    }
+  }
+  return results;
+}
+
+function judge(candidate: TargetResult, baseline: TargetResult | undefined): Verdict {
+  const verdict: Verdict = { target: candidate.name, result: 'n/a', reason: '' };
+  if (candidate.status !== 'ok') {
+    verdict.reason = `${candidate.name} ${candidate.status}`;
+    return verdict;
+  }
+  if (baseline?.status !== 'ok' || baseline.closed === undefined) {
+    verdict.reason = 'baseline not measured';
+    return verdict;
+  }
+  if (candidate.closed !== undefined) verdict.throughputRatio = candidate.closed.rps / baseline.closed.rps;
+  if (candidate.fixedRate !== undefined && baseline.fixedRate !== undefined) {
+    verdict.p99DeltaMs = candidate.fixedRate.p99 - baseline.fixedRate.p99;
+  }
+  const phases = [candidate.closed, candidate.fixedRate, baseline.closed, baseline.fixedRate].filter((p) => p !== undefined);
+  if (!phases.every(isClean)) {
+    verdict.result = 'invalid';
+    verdict.reason = 'errors, timeouts or non-2xx responses in a run';
+    return verdict;
+  }
+  if (verdict.throughputRatio === undefined || verdict.p99DeltaMs === undefined) {
+    verdict.reason = 'fixed-rate phase not run';
+    return verdict;
+  }
+  const ratioOk = verdict.throughputRatio >= THRESHOLDS.minThroughputRatio;
+  const p99Ok = verdict.p99DeltaMs <= THRESHOLDS.maxP99DeltaMs;
+  verdict.result = ratioOk && p99Ok ? 'pass' : 'fail';
+  verdict.reason =
+    `throughput ${verdict.throughputRatio.toFixed(2)}x baseline (need >= ${THRESHOLDS.minThroughputRatio}) ${ratioOk ? 'ok' : 'FAIL'}, ` +
+    `fixed-rate p99 ${verdict.p99DeltaMs >= 0 ? '+' : ''}${verdict.p99DeltaMs.toFixed(2)} ms vs baseline ` +
+    `(need <= ${THRESHOLDS.maxP99DeltaMs} ms) ${p99Ok ? 'ok' : 'FAIL'}`;
+  return verdict;
+}
+
+async function benchShape(group: ProcessGroup, shape: RequestShape, options: BenchOptions): Promise<ShapeResult> {
+  options.log(`${shape.method} ${shape.path}`);
+  const upstream = await startServer(
+    group,
+    { name: 'upstream', label: 'upstream', role: 'direct', prefix: '', args: ['--port', '0'] },
+    join(BENCH_DIR, 'servers/upstream.ts'),
+    '',
+  );
+  const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
+  const live: LiveTarget[] = [];
+  try {
+    // Sequential starts: tsx compiling several servers at once on core 0 would only slow each.
+    for (const target of options.targets) {
+      const result: TargetResult = { name: target.name, label: target.label, role: target.role, status: 'ok' };
+      const entry: LiveTarget = { target, result, url: '' };
+      live.push(entry);
+      if (target.script === undefined) {
+        entry.url = `${upstreamUrl}${target.prefix}${shape.path}`;
+        continue;
+      }
+      const script = join(BENCH_DIR, target.script);
+      if (!existsSync(script)) {
+        result.status = 'missing';
+        result.reason = `${target.script} does not exist`;
+        continue;
+      }
+      try {
+        entry.server = await startServer(group, target, script, upstreamUrl);
+        entry.url = `http://127.0.0.1:${entry.server.port}${target.prefix}${shape.path}`;
+      } catch (err) {
+        result.status = 'failed';
+        result.reason = (err as Error).message;
+      }
+    }
+    for (const entry of live) {
+      if (entry.result.status !== 'ok') options.log(`  ${entry.target.name}: ${entry.result.status} (${entry.result.reason})`);
+    }
+
+    const closed = await measureInterleaved(group, live, shape, options, 'closed');
+    for (const [entry, runs] of closed) if (runs.length > 0) entry.result.closed = summarise(runs);
+
+    const shapeResult: ShapeResult = { shape, targets: live.map((entry) => entry.result), verdicts: [] };
+    const baseline = live.find((entry) => entry.target.role === 'baseline');
+    const baselineRps = baseline?.result.closed?.rps;
+    if (options.fixedRate && baselineRps !== undefined && baselineRps > 0 && isClean(baseline?.result.closed)) {
+      // Half the baseline's capacity: both proxies are comfortably below saturation, so p99
+      // shows added latency and jitter rather than queueing.
+      const rate = Math.max(1, Math.round(baselineRps / 2));
+      shapeResult.fixedRate = rate;
+      const rated = live.filter((entry) => entry.target.role !== 'direct');
+      const paced = await measureInterleaved(group, rated, shape, options, 'paced', rate);
+      for (const [entry, runs] of paced) if (runs.length > 0) entry.result.fixedRate = summarise(runs);
+    }
+    const baselineResult = baseline?.result;
+    shapeResult.verdicts = live
+      .filter((entry) => entry.target.role === 'candidate')
+      .map((entry) => judge(entry.result, baselineResult));
+    return shapeResult;
+  } finally {
+    await Promise.all(live.flatMap((entry) => (entry.server === undefined ? [] : [group.stop(entry.server.child)])));
+    await group.stop(upstream.child);
+  }
+}
+
+/**
+ * Runs every request shape against every target and returns the medians. Starts and
+ * always stops its own servers; touches only 127.0.0.1.
+ *
+ * @example
+ * const report = await runBench({ targets: TARGETS, shapes: SHAPES, durationSec: 5, warmupSec: 1,
+ *   runs: 3, connections: 50, fixedRate: true, log: console.log });
+ */
+export async function runBench(options: BenchOptions): Promise<BenchReport> {
+  const pinning = detectPinning();
+  const group = new ProcessGroup(pinning);
+  const onSignal = (signal: NodeJS.Signals): void => {
+    group.killAllNow();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  const onExit = (): void => group.killAllNow();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.once('exit', onExit);
+  const startedAt = new Date().toISOString();
+  options.log(pinning.note);
+  try {
+    const shapes: ShapeResult[] = [];
+    for (const shape of options.shapes) shapes.push(await benchShape(group, shape, options));
+    return {
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      node: process.version,
+      cpu: `${cpus()[0]?.model ?? 'unknown'} x${cpus().length}`,
+      pinned: pinning.pinned,
+      pinningNote: pinning.note,
+      settings: {
+        durationSec: options.durationSec,
+        warmupSec: options.warmupSec,
+        runs: options.runs,
+        connections: options.connections,
+        fixedRate: options.fixedRate,
+      },
+      shapes,
+    };
+  } finally {
+    await group.stopAll();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('exit', onExit);
+  }
+}
+
+function formatNumber(value: number | undefined, digits: number): string {
+  if (value === undefined || Number.isNaN(value)) return '-';
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function flagsOf(result: TargetResult, durationSec: number): string {
+  if (result.status !== 'ok') return `${result.status.toUpperCase()}: ${result.reason ?? ''}`;
+  const flags: string[] = [];
+  for (const [phase, summary] of [['closed', result.closed], ['rate', result.fixedRate]] as const) {
+    if (summary === undefined) continue;
+    if (!isClean(summary)) {
+      const idle = summary.runs.filter((run) => run.requests === 0).length;
+      flags.push(
+        `${phase}: ${summary.errors} errors, ${summary.timeouts} timeouts, ${summary.non2xx} non-2xx` +
+          (idle > 0 ? `, ${idle} run(s) with no answer` : ''),
+      );
+    }
+    const stall = summary.maxGeneratorStallMs;
+    if (stall !== undefined && stall > durationSec * 1000 * STALL_FLAG_RATIO) {
+      flags.push(`generator stalled ${Math.round(stall)} ms in a run`);
+    }
+  }
+  return flags.join('; ');
+}
+
+/** Renders the report as the plain-text table `npm run bench` prints. */
+export function formatReport(report: BenchReport): string {
+  const lines: string[] = [];
+  const header = ['target', 'req/s', 'p50 ms', 'p99 ms', 'rate p50', 'rate p99', '/base', '/direct', 'flags'];
+  for (const shapeResult of report.shapes) {
+    const { shape } = shapeResult;
+    const direct = shapeResult.targets.find((t) => t.role === 'direct')?.closed?.rps;
+    const base = shapeResult.targets.find((t) => t.role === 'baseline')?.closed?.rps;
+    lines.push('');
+    lines.push(
+      `${shape.method} ${shape.path}` +
+        (shapeResult.fixedRate === undefined ? '  (fixed-rate phase not run)' : `  (fixed rate ${formatNumber(shapeResult.fixedRate, 0)} req/s = baseline / 2)`),
+    );
+    const rows = shapeResult.targets.map((t) => {
+      const ratio = (reference: number | undefined): string =>
+        t.role === 'candidate' && t.closed !== undefined && reference !== undefined ? `${(t.closed.rps / reference).toFixed(2)}x` : '';
+      return [
+        t.label,
+        formatNumber(t.closed?.rps, 0),
+        formatNumber(t.closed?.p50, 0),
+        formatNumber(t.closed?.p99, 0),
+        formatNumber(t.fixedRate?.p50, 2),
+        formatNumber(t.fixedRate?.p99, 2),
+        ratio(base),
+        ratio(direct),
+        flagsOf(t, report.settings.durationSec),
+      ];
+    });
+    const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+    const render = (cells: string[]): string =>
+      cells
+        .map((cell, i) => (i === 0 || i === cells.length - 1 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd();
+    lines.push(render(header));
+    lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
+    for (const row of rows) lines.push(render(row));
+    for (const verdict of shapeResult.verdicts) {
+      lines.push(`verdict ${shape.method} ${shape.path} [${verdict.target}]: ${verdict.result.toUpperCase()} - ${verdict.reason}`);
+    }
+  }
+  lines.push('');
+  lines.push(
+    `${report.pinningNote}; ${report.settings.connections} connections, ${report.settings.warmupSec} s warm-up + ` +
+      `${report.settings.durationSec} s per run, medians of ${report.settings.runs}; node ${report.node}, ${report.cpu}.`,
+  );
+  lines.push(
+    'Closed-loop latencies come from autocannon (1 ms resolution). Fixed-rate figures come from a paced open-loop ' +
+      'client timed from each request\'s due time; compare rows only within one run.',
+  );
+  return lines.join('\n');
+}
+
+function positiveNumberFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return value;
+}
+
+async function main(): Promise<void> {
+  const report = await runBench({
+    targets: TARGETS,
+    shapes: SHAPES,
+    durationSec: positiveNumberFromEnv('BENCH_DURATION', 5),
+    warmupSec: 1,
+    runs: Math.round(positiveNumberFromEnv('BENCH_RUNS', 3)),
+    connections: Math.round(positiveNumberFromEnv('BENCH_CONNECTIONS', 50)),
+    fixedRate: true,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(`${formatReport(report)}\n`);
+  const outDir = join(REPO_ROOT, '.bench');
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'results.json'), `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`\nresults written to ${join(outDir, 'results.json')}\n`);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main();
+}
