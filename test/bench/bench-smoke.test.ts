@@ -1,0 +1,42 @@
+/** @module Smoke test for the benchmark harness: it starts servers, loads them and reports sane numbers (never timing assertions). */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runBench, SHAPES, TARGETS } from './run.js';
+
+test('bench harness measures the upstream directly and through the baseline proxy', { timeout: 60_000 }, async () => {
+  const report = await runBench({
+    targets: TARGETS.filter((target) => target.role !== 'candidate'),
+    shapes: SHAPES,
+    durationSec: 1,
+    warmupSec: 0,
+    runs: 1,
+    connections: 10,
+    fixedRate: true,
+    log: () => {},
+  });
+
+  assert.equal(report.shapes.length, SHAPES.length);
+  for (const shape of report.shapes) {
+    assert.deepEqual(
+      shape.targets.map((target) => target.name),
+      ['direct', 'baseline'],
+    );
+    for (const target of shape.targets) {
+      assert.equal(target.status, 'ok', `${shape.shape.name}/${target.name}: ${target.reason ?? ''}`);
+      const closed = target.closed;
+      assert.ok(closed !== undefined, `${shape.shape.name}/${target.name} has closed-loop results`);
+      assert.equal(closed.runs.length, 1);
+      assert.ok(closed.rps > 0, `${shape.shape.name}/${target.name} req/s > 0`);
+      assert.equal(closed.errors, 0);
+      assert.equal(closed.non2xx, 0);
+    }
+    // The fixed-rate phase runs against the baseline at half its closed-loop throughput.
+    const baseline = shape.targets.find((target) => target.role === 'baseline');
+    assert.ok(shape.fixedRate !== undefined && shape.fixedRate > 0);
+    assert.ok(baseline?.fixedRate !== undefined);
+    assert.ok(baseline.fixedRate.rps > 0);
+    assert.equal(baseline.fixedRate.errors, 0);
+    assert.equal(baseline.fixedRate.non2xx, 0);
+    assert.ok(baseline.fixedRate.p99 >= baseline.fixedRate.p50);
+  }
+});
