@@ -267,6 +267,24 @@ describe('Salesforce simulator', () => {
     });
   });
 
+  it('pages query results through nextRecordsUrl when a batch is full', async () => {
+    const paged = await startSalesforceSimulator({ clients: [], staticTokens: ['t'], queryBatchSize: 2 });
+    try {
+      const get = async (path: string) => (await fetch(`${paged.url}${path}`, { headers: { authorization: 'Bearer t' } })).json() as Promise<Record<string, any>>;
+      const first = await get(`${V}/query?q=${encodeURIComponent('SELECT Name FROM Account ORDER BY Name')}`);
+      assert.deepEqual([first.totalSize, first.done, first.records.length], [5, false, 2]);
+      assert.match(first.nextRecordsUrl, /^\/services\/data\/v62\.0\/query\/01g\w+-2$/);
+      const second = await get(first.nextRecordsUrl);
+      const third = await get(second.nextRecordsUrl);
+      assert.equal(third.done, true);
+      assert.equal(third.nextRecordsUrl, undefined);
+      const names = [...first.records, ...second.records, ...third.records].map((r: { Name: string }) => r.Name);
+      assert.deepEqual(names, ['Bluebird Boutique', 'Harbor Outfitters', 'Lumen Home Goods', 'Northwind Cycles', 'Priya Shah']);
+    } finally {
+      await paged.close();
+    }
+  });
+
   it('403 REQUEST_LIMIT_EXCEEDED once the daily allocation is used', async () => {
     const limited = await startSalesforceSimulator({ clients: [], staticTokens: ['t'], apiLimit: 3 });
     try {
