@@ -1,7 +1,7 @@
 /** @module Benchmark runner: upstream direct vs http-proxy baseline vs gateway, closed loop and fixed rate, on loopback. */
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -98,9 +98,18 @@ export interface BenchOptions {
   log: (line: string) => void;
 }
 
+/** One load run as the runner saw it. */
+export interface RunResult extends LoadResult {
+  /**
+   * CPU used during the run by processes that are not part of the bench, in % of one core
+   * (Linux only). Anything else busy on the machine skews every figure of that run.
+   */
+  foreignCpuPct?: number;
+}
+
 /** Median of each figure over a target's runs, plus what went wrong in any of them. */
 export interface PhaseSummary {
-  runs: LoadResult[];
+  runs: RunResult[];
   rps: number;
   p50: number;
   p99: number;
@@ -110,6 +119,8 @@ export interface PhaseSummary {
   timeouts: number;
   /** Largest generator stall in any run (fixed rate only), in ms. */
   maxGeneratorStallMs?: number;
+  /** Largest `foreignCpuPct` of any run. */
+  maxForeignCpuPct?: number;
 }
 
 export interface TargetResult {
@@ -128,7 +139,8 @@ export interface Verdict {
   throughputRatio?: number;
   /** Candidate fixed-rate p99 minus the baseline's, in ms. */
   p99DeltaMs?: number;
-  result: 'pass' | 'fail' | 'invalid' | 'n/a';
+  /** `unreliable`: other processes used the CPU during the runs, so pass/fail means little. */
+  result: 'pass' | 'fail' | 'unreliable' | 'invalid' | 'n/a';
   reason: string;
 }
 
@@ -147,6 +159,8 @@ export interface BenchReport {
   cpu: string;
   pinned: boolean;
   pinningNote: string;
+  /** CPU other processes used in the second before the bench, in % of one core (Linux only). */
+  preflightForeignCpuPct?: number;
   settings: Omit<BenchOptions, 'targets' | 'shapes' | 'log'>;
   shapes: ShapeResult[];
 }
@@ -158,6 +172,47 @@ const SERVER_START_TIMEOUT_MS = 20_000;
 const STOP_GRACE_MS = 2_000;
 /** Generator stalls above this share of a run are flagged: they land in p99 for any target. */
 const STALL_FLAG_RATIO = 0.01;
+/** Foreign CPU above this (% of one core) during a run marks the figures unreliable. */
+const FOREIGN_CPU_FLAG_PCT = 10;
+/** Linux USER_HZ: /proc reports CPU time in 10 ms ticks. */
+const MS_PER_TICK = 10;
+
+/** CPU time all processes spent in user and system mode since boot, in ms; undefined off Linux. */
+function machineCpuMs(): number | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]?.trim().split(/\s+/) ?? [];
+    // cpu user nice system idle ...: irq/softirq are left out, as they are in per-process times.
+    return (Number(fields[1]) + Number(fields[2]) + Number(fields[3])) * MS_PER_TICK;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Watches the machine for one second: how busy are processes that are not this one? */
+async function sampleForeignCpuPct(): Promise<number | undefined> {
+  const before = machineCpuMs();
+  const runnerBefore = process.cpuUsage();
+  const startedAt = performance.now();
+  await new Promise((done) => setTimeout(done, 1000));
+  const after = machineCpuMs();
+  if (before === undefined || after === undefined) return undefined;
+  const runner = process.cpuUsage(runnerBefore);
+  const foreignMs = after - before - (runner.user + runner.system) / 1000;
+  return Math.max(0, (foreignMs / (performance.now() - startedAt)) * 100);
+}
+
+/** CPU time (user + system) of one live process, in ms; 0 once it is gone. */
+function processCpuMs(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may contain spaces, so count fields after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * MS_PER_TICK;
+  } catch {
+    return 0;
+  }
+}
 
 interface Pinning {
   pinned: boolean;
@@ -202,6 +257,11 @@ class ProcessGroup {
     const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
     await exited;
     clearTimeout(timer);
+  }
+
+  /** Pids of the children running now. */
+  pids(): number[] {
+    return [...this.#children].flatMap((child) => (child.pid === undefined ? [] : [child.pid]));
   }
 
   async stopAll(): Promise<void> {
@@ -261,8 +321,16 @@ function startServer(group: ProcessGroup, target: BenchTarget, script: string, u
   });
 }
 
-/** Runs one load spec in a fresh generator process on core 1 and returns its JSON result. */
-async function runLoadProcess(group: ProcessGroup, spec: LoadSpec): Promise<LoadResult> {
+/**
+ * Runs one load spec in a fresh generator process on core 1 and returns its JSON result,
+ * with the CPU other processes on the machine used meanwhile.
+ */
+async function runLoadProcess(group: ProcessGroup, spec: LoadSpec): Promise<RunResult> {
+  const serverPids = group.pids();
+  const serversBefore = serverPids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
+  const machineBefore = machineCpuMs();
+  const runnerBefore = process.cpuUsage();
+  const startedAt = performance.now();
   const child = group.spawnNode(1, join(BENCH_DIR, 'load.ts'), [JSON.stringify(spec)]);
   const stdoutTail = tailOf(child.stdout);
   const stderrTail = tailOf(child.stderr);
@@ -277,7 +345,17 @@ async function runLoadProcess(group: ProcessGroup, spec: LoadSpec): Promise<Load
   if (code !== 0 || !lastLine.startsWith('{')) {
     throw new Error(`load generator failed (exit ${code}): ${stderrTail().split('\n').slice(-3).join(' | ')}`);
   }
-  return JSON.parse(lastLine) as LoadResult;
+  const result = JSON.parse(lastLine) as RunResult;
+  const machineAfter = machineCpuMs();
+  if (machineBefore !== undefined && machineAfter !== undefined && result.cpuMs !== undefined) {
+    const serversUsed = serverPids.reduce((sum, pid) => sum + processCpuMs(pid), 0) - serversBefore;
+    const runner = process.cpuUsage(runnerBefore);
+    const ours = serversUsed + result.cpuMs + (runner.user + runner.system) / 1000;
+    const wallMs = performance.now() - startedAt;
+    // Tick granularity makes small negatives possible; they mean "nothing else ran".
+    result.foreignCpuPct = Math.max(0, ((machineAfter - machineBefore - ours) / wallMs) * 100);
+  }
+  return result;
 }
 
 function median(values: number[]): number {
@@ -287,7 +365,7 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
-function summarise(runs: LoadResult[]): PhaseSummary {
+function summarise(runs: RunResult[]): PhaseSummary {
   const summary: PhaseSummary = {
     runs,
     rps: median(runs.map((r) => r.rps)),
@@ -297,6 +375,8 @@ function summarise(runs: LoadResult[]): PhaseSummary {
     errors: runs.reduce((sum, r) => sum + r.errors, 0),
     timeouts: runs.reduce((sum, r) => sum + r.timeouts, 0),
   };
+  const foreign = runs.flatMap((r) => (r.foreignCpuPct === undefined ? [] : [r.foreignCpuPct]));
+  if (foreign.length > 0) summary.maxForeignCpuPct = Math.max(...foreign);
   const stalls = runs.flatMap((r) => (r.generatorStallMs === undefined ? [] : [r.generatorStallMs]));
   if (stalls.length > 0) summary.maxGeneratorStallMs = Math.max(...stalls);
   return summary;
@@ -331,8 +411,8 @@ async function measureInterleaved(
   options: BenchOptions,
   mode: LoadMode,
   rate?: number,
-): Promise<Map<LiveTarget, LoadResult[]>> {
-  const results = new Map<LiveTarget, LoadResult[]>(live.map((entry) => [entry, []]));
+): Promise<Map<LiveTarget, RunResult[]>> {
+  const results = new Map<LiveTarget, RunResult[]>(live.map((entry) => [entry, []]));
   for (let run = 0; run < options.runs; run += 1) {
     for (const entry of live) {
       if (entry.result.status !== 'ok') continue;
@@ -352,7 +432,7 @@ async function measureInterleaved(
       };
       if (shape.body !== undefined) spec.body = shape.body;
       if (rate !== undefined) spec.rate = rate;
-      let result: LoadResult;
+      let result: RunResult;
       try {
         result = await runLoadProcess(group, spec);
       } catch (err) {
@@ -365,7 +445,8 @@ async function measureInterleaved(
       options.log(
         `  ${mode.padEnd(6)} run ${run + 1}/${options.runs} ${entry.target.name.padEnd(10)} ` +
           `${Math.round(result.rps)} req/s  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms` +
-          (result.errors + result.non2xx > 0 ? `  ERRORS ${result.errors} non-2xx ${result.non2xx}` : ''),
+          (result.errors + result.non2xx > 0 ? `  ERRORS ${result.errors} non-2xx ${result.non2xx}` : '') +
+          ((result.foreignCpuPct ?? 0) > FOREIGN_CPU_FLAG_PCT ? `  (other processes used ${Math.round(result.foreignCpuPct ?? 0)}% CPU)` : ''),
       );
     }
   }
@@ -398,8 +479,10 @@ function judge(candidate: TargetResult, baseline: TargetResult | undefined): Ver
   }
   const ratioOk = verdict.throughputRatio >= THRESHOLDS.minThroughputRatio;
   const p99Ok = verdict.p99DeltaMs <= THRESHOLDS.maxP99DeltaMs;
-  verdict.result = ratioOk && p99Ok ? 'pass' : 'fail';
+  const foreign = Math.max(...phases.map((p) => p.maxForeignCpuPct ?? 0));
+  verdict.result = foreign > FOREIGN_CPU_FLAG_PCT ? 'unreliable' : ratioOk && p99Ok ? 'pass' : 'fail';
   verdict.reason =
+    (foreign > FOREIGN_CPU_FLAG_PCT ? `other processes used up to ${Math.round(foreign)}% CPU during runs; ` : '') +
     `throughput ${verdict.throughputRatio.toFixed(2)}x baseline (need >= ${THRESHOLDS.minThroughputRatio}) ${ratioOk ? 'ok' : 'FAIL'}, ` +
     `fixed-rate p99 ${verdict.p99DeltaMs >= 0 ? '+' : ''}${verdict.p99DeltaMs.toFixed(2)} ms vs baseline ` +
     `(need <= ${THRESHOLDS.maxP99DeltaMs} ms) ${p99Ok ? 'ok' : 'FAIL'}`;
@@ -491,6 +574,10 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   process.once('exit', onExit);
   const startedAt = new Date().toISOString();
   options.log(pinning.note);
+  const preflightForeignCpuPct = await sampleForeignCpuPct();
+  if (preflightForeignCpuPct !== undefined && preflightForeignCpuPct > FOREIGN_CPU_FLAG_PCT) {
+    options.log(`WARNING: other processes use ${Math.round(preflightForeignCpuPct)}% CPU before the bench; figures will be skewed`);
+  }
   try {
     const shapes: ShapeResult[] = [];
     for (const shape of options.shapes) shapes.push(await benchShape(group, shape, options));
@@ -501,6 +588,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       cpu: `${cpus()[0]?.model ?? 'unknown'} x${cpus().length}`,
       pinned: pinning.pinned,
       pinningNote: pinning.note,
+      ...(preflightForeignCpuPct === undefined ? {} : { preflightForeignCpuPct }),
       settings: {
         durationSec: options.durationSec,
         warmupSec: options.warmupSec,
@@ -535,6 +623,8 @@ function flagsOf(result: TargetResult, durationSec: number): string {
           (idle > 0 ? `, ${idle} run(s) with no answer` : ''),
       );
     }
+    const foreign = summary.maxForeignCpuPct;
+    if (foreign !== undefined && foreign > FOREIGN_CPU_FLAG_PCT) flags.push(`${phase}: machine busy, others used ${Math.round(foreign)}% CPU`);
     const stall = summary.maxGeneratorStallMs;
     if (stall !== undefined && stall > durationSec * 1000 * STALL_FLAG_RATIO) {
       flags.push(`generator stalled ${Math.round(stall)} ms in a run`);
@@ -589,6 +679,9 @@ export function formatReport(report: BenchReport): string {
     `${report.pinningNote}; ${report.settings.connections} connections, ${report.settings.warmupSec} s warm-up + ` +
       `${report.settings.durationSec} s per run, medians of ${report.settings.runs}; node ${report.node}, ${report.cpu}.`,
   );
+  if (report.preflightForeignCpuPct !== undefined && report.preflightForeignCpuPct > FOREIGN_CPU_FLAG_PCT) {
+    lines.push(`WARNING: other processes used ${Math.round(report.preflightForeignCpuPct)}% of a core just before the bench.`);
+  }
   lines.push(
     'Closed-loop latencies come from autocannon (1 ms resolution). Fixed-rate figures come from a paced open-loop ' +
       'client timed from each request\'s due time; compare rows only within one run.',
