@@ -23,7 +23,11 @@ export interface SimulatorHandle {
   /** Every request received (including ones that then hang), in order. */
   readonly calls: RecordedCall[];
   resetCalls(): void;
-  /** Stop listening (clients get ECONNREFUSED) and drop open sockets; state and port are kept. */
+  /**
+   * Stop listening (new connections get ECONNREFUSED) and destroy open sockets; state and
+   * port are kept. A client that reuses a pooled keep-alive socket may see a reset
+   * (ECONNRESET / UND_ERR_SOCKET) on its next request instead, as with a real crash.
+   */
   goDown(): Promise<void>;
   /** Listen again on the same port. */
   comeUp(): Promise<void>;
