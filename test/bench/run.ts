@@ -623,6 +623,9 @@ function flagsOf(result: TargetResult, durationSec: number): string {
           (idle > 0 ? `, ${idle} run(s) with no answer` : ''),
       );
     }
+    const rates = summary.runs.flatMap((run) => (run.targetRate === undefined ? [] : [run.rps / run.targetRate]));
+    // Below the asked rate the target was saturated: its latencies are queueing, not overhead.
+    if (rates.some((ratio) => ratio < 0.95)) flags.push(`${phase}: rate not sustained (${Math.round(Math.min(...rates) * 100)}% of target)`);
     const foreign = summary.maxForeignCpuPct;
     if (foreign !== undefined && foreign > FOREIGN_CPU_FLAG_PCT) flags.push(`${phase}: machine busy, others used ${Math.round(foreign)}% CPU`);
     const stall = summary.maxGeneratorStallMs;
