@@ -235,7 +235,8 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     const ctx = newContext(req, snapshot);
     const state: RequestState = { snapshot, version: undefined };
-    res.once('close', function observe() {
+    res.on('close', function observe() {
+      forwarder.release(req, res);
       const routeMetrics = state.version?.metrics ?? unmatchedMetrics;
       const upstream = ctx.upstreamLatencyMs === undefined ? undefined : ctx.upstreamLatencyMs / 1000;
       routeMetrics.observe(res.headersSent ? res.statusCode : 499, (performance.now() - ctx.startedAt) / 1000, upstream);

@@ -40,13 +40,24 @@ export interface AccessLogOptions {
   file?: string;
   /** Write here instead (tests read what was recorded). */
   stream?: Writable;
+  /** Longest a record waits before it is written, ms (default 50). */
+  flushIntervalMs?: number;
+  /** Records per write at most (default 512): a full batch is written at once. */
+  batchSize?: number;
 }
 
 export interface ClosableAccessLog extends AccessLog {
+  /** Writes what is pending now. */
+  flush(): void;
   close(): Promise<void>;
 }
 
 /**
+ * Access records as JSON lines through winston, in batches: winston's per-entry pipeline costs
+ * about as much as the whole proxy hop (~50 µs with its file write), so records are serialised
+ * on the request path (~2 µs) and handed to winston as one multi-line entry per batch. A record
+ * waits at most `flushIntervalMs`; a crash can lose that much (the durable spool is separate).
+ *
  * @example
  * const accessLog = createAccessLog({ file: './data/access.log' });
  * accessLog.write(record);
@@ -56,14 +67,37 @@ export function createAccessLog(options: AccessLogOptions = {}): ClosableAccessL
     options.stream !== undefined
       ? new winston.transports.Stream({ stream: options.stream })
       : options.file === undefined || options.file === '-'
-      ? new winston.transports.Console()
-      : new winston.transports.File({ filename: options.file });
-  const logger = winston.createLogger({ level: 'info', format: winston.format.json(), transports: [transport] });
+        ? new winston.transports.Console()
+        : new winston.transports.File({ filename: options.file });
+  const logger = winston.createLogger({
+    level: 'info',
+    // The entry is already JSON lines: written as is.
+    format: winston.format.printf((info) => String(info.message)),
+    transports: [transport],
+  });
+  const flushIntervalMs = options.flushIntervalMs ?? 50;
+  const batchSize = options.batchSize ?? 512;
+  let pending: string[] = [];
+  let timer: NodeJS.Timeout | undefined;
+
+  function flush(): void {
+    clearTimeout(timer);
+    timer = undefined;
+    if (pending.length === 0) return;
+    const lines = pending.join('\n');
+    pending = [];
+    logger.info(lines);
+  }
+
   return {
     write(record: AccessRecord) {
-      logger.info('access', record);
+      pending.push(JSON.stringify(record));
+      if (pending.length >= batchSize) flush();
+      else timer ??= setTimeout(flush, flushIntervalMs).unref();
     },
+    flush,
     close() {
+      flush();
       return new Promise((resolve) => {
         logger.on('finish', () => resolve());
         logger.end();

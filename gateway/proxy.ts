@@ -20,12 +20,15 @@ const EXCHANGE = Symbol('gatehouse.exchange');
 
 interface Exchange {
   readonly ctx: RequestContext;
+  readonly res: ServerResponse;
   readonly route: CompiledVersion;
   sentAt: number;
   proxyReq: import('node:http').ClientRequest | undefined;
   /** The client left before the answer was complete. */
   abandoned: boolean;
   timedOut: 'connect' | 'response' | undefined;
+  /** Response headers arrived (or the exchange failed): no deadline applies any more. */
+  settled: boolean;
 }
 
 type ExchangeRequest = IncomingMessage & { [EXCHANGE]?: Exchange };
@@ -43,11 +46,19 @@ const DROPPED_RESPONSE_HEADERS = new Set([
   'x-powered-by',
 ]);
 
+/** Precision of connect and response timeouts. */
+const SWEEP_INTERVAL_MS = 20;
+
 /** Largest upstream response an adapter may read whole to map errors. */
 const MAX_INSPECTED_BODY = 32 * 1024 * 1024;
 
 export interface Forwarder {
   forward(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, route: CompiledVersion): void;
+  /**
+   * Called when the client side closes: a request the client left is aborted upstream at
+   * once, so its keep-alive socket is not held until the upstream answers (performance.md).
+   */
+  release(req: IncomingMessage, res: ServerResponse): void;
   readonly agent: Agent;
   close(): void;
 }
@@ -103,19 +114,6 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       proxyReq.destroy();
       return;
     }
-    const socket = proxyReq.socket as Socket | null;
-    if (socket?.connecting === true) {
-      const timer = setTimeout(() => {
-        exchange.timedOut = 'connect';
-        proxyReq.destroy(new Error('connect timeout'));
-      }, exchange.route.connectTimeoutMs);
-      socket.once('connect', () => clearTimeout(timer));
-      proxyReq.once('close', () => clearTimeout(timer));
-    }
-    proxyReq.setTimeout(exchange.route.responseTimeoutMs, () => {
-      exchange.timedOut ??= 'response';
-      proxyReq.destroy(new Error('response timeout'));
-    });
   }
 
   function onProxyRes(proxyRes: IncomingMessage, req: ExchangeRequest, res: ServerResponse): void {
@@ -123,6 +121,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     if (exchange === undefined) return;
     const { ctx, route } = exchange;
     const status = proxyRes.statusCode ?? 502;
+    settle(exchange);
     ctx.upstreamStatus = status;
     ctx.upstreamLatencyMs = Math.round((performance.now() - exchange.sentAt) * 1000) / 1000;
     // A response that dies half-way must not leave the client waiting for the rest.
@@ -169,7 +168,9 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
 
   function onError(error: Error, req: IncomingMessage, res: ServerResponse | Socket): void {
     const exchange = (req as ExchangeRequest)[EXCHANGE];
-    if (exchange === undefined || exchange.abandoned || !('writeHead' in res)) return;
+    if (exchange === undefined) return;
+    settle(exchange);
+    if (exchange.abandoned || !('writeHead' in res)) return;
     const code = exchange.timedOut !== undefined ? 'upstream.timeout' : 'upstream.unavailable';
     const detail =
       exchange.timedOut === 'connect'
@@ -178,6 +179,40 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
           ? `The upstream did not answer within ${exchange.route.responseTimeoutMs} ms.`
           : 'The upstream could not be reached.';
     fail(req as ExchangeRequest, res, new GatewayError(code, detail, { cause: error }));
+  }
+
+  // Connect and response deadlines are enforced by one sweep over the exchanges in flight
+  // rather than a timer per request and socket (socket timeouts re-arm on every read and
+  // write, and flip between the agent's and the route's value on every reuse).
+  const inflight = new Set<Exchange>();
+  const sweep = setInterval(function enforceDeadlines() {
+    const now = performance.now();
+    for (const exchange of inflight) {
+      const elapsed = now - exchange.sentAt;
+      const socket = exchange.proxyReq?.socket as Socket | null | undefined;
+      const connecting = socket === undefined || socket === null || socket.connecting;
+      if (connecting && elapsed > exchange.route.connectTimeoutMs) exchange.timedOut = 'connect';
+      else if (elapsed > exchange.route.responseTimeoutMs) exchange.timedOut = 'response';
+      else continue;
+      inflight.delete(exchange);
+      if (exchange.proxyReq !== undefined) exchange.proxyReq.destroy(new Error(`${exchange.timedOut} timeout`));
+      else onTimeoutBeforeSocket(exchange);
+    }
+  }, SWEEP_INTERVAL_MS);
+  sweep.unref();
+
+  function settle(exchange: Exchange): void {
+    if (exchange.settled) return;
+    exchange.settled = true;
+    inflight.delete(exchange);
+  }
+
+  /** Still queued for a socket at the agent: answer now; the request is dropped when it gets one. */
+  function onTimeoutBeforeSocket(exchange: Exchange): void {
+    exchange.abandoned = true;
+    settle(exchange);
+    metrics.upstreamErrors.labels(exchange.route.api, exchange.route.version, 'upstream.timeout').inc();
+    renderProblem(exchange.res, new GatewayError('upstream.timeout', `No connection to the upstream within ${exchange.route.connectTimeoutMs} ms.`), exchange.ctx);
   }
 
   const gatehousePlugin: Plugin = (proxyServer) => {
@@ -210,13 +245,18 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   return {
     agent,
     forward(req, res, ctx, route) {
-      const exchange: Exchange = { ctx, route, sentAt: performance.now(), proxyReq: undefined, abandoned: false, timedOut: undefined };
+      const exchange: Exchange = {
+        ctx,
+        res,
+        route,
+        sentAt: performance.now(),
+        proxyReq: undefined,
+        abandoned: false,
+        timedOut: undefined,
+        settled: false,
+      };
       (req as ExchangeRequest)[EXCHANGE] = exchange;
-      res.once('close', () => {
-        if (res.writableFinished) return;
-        exchange.abandoned = true;
-        exchange.proxyReq?.destroy();
-      });
+      inflight.add(exchange);
       req.url = ctx.upstreamPath;
       req.headers = ctx.upstreamHeaders as IncomingMessage['headers'];
       if (ctx.body !== undefined && req.method !== 'GET' && req.method !== 'HEAD') {
@@ -227,7 +267,16 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         fail(req as ExchangeRequest, res, error),
       );
     },
+    release(req, res) {
+      const exchange = (req as ExchangeRequest)[EXCHANGE];
+      if (exchange === undefined) return;
+      settle(exchange);
+      if (res.writableFinished) return;
+      exchange.abandoned = true;
+      exchange.proxyReq?.destroy();
+    },
     close() {
+      clearInterval(sweep);
       agent.destroy();
     },
   };

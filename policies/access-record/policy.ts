@@ -36,7 +36,7 @@ export const accessRecordPolicy = definePolicy<AccessRecordConfig>({
 
     return function accessRecord(req, res, ctx) {
       const url = req.url ?? '';
-      res.once('close', function writeAccessRecord() {
+      res.on('close', function writeAccessRecord() {
         const finished = res.writableFinished;
         const record: AccessRecord = {
           time: new Date(ctx.receivedAt).toISOString(),
