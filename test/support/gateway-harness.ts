@@ -62,6 +62,8 @@ export interface TestGateway {
   accessRecords(): AccessRecord[];
   /** Waits until the access log holds `count` records (they are written when the exchange closes). */
   waitForRecords(count: number): Promise<AccessRecord[]>;
+  /** Waits until a record matching `predicate` has been written. */
+  waitForRecord(predicate: (record: AccessRecord) => boolean): Promise<AccessRecord>;
   close(): Promise<void>;
 }
 
@@ -107,6 +109,14 @@ export async function startTestGateway(options: {
         await new Promise((r) => setTimeout(r, 10));
       }
       throw new Error(`expected ${count} access records, have ${accessRecords().length}`);
+    },
+    async waitForRecord(predicate) {
+      for (let i = 0; i < 300; i++) {
+        const found = accessRecords().find(predicate);
+        if (found !== undefined) return found;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error('no matching access record was written');
     },
     close: () => servers.close(1000),
   };

@@ -1,0 +1,181 @@
+/**
+ * Forwarding through a real gateway: upstream refused → 502, hang → 504 within the configured
+ * timeout, trace context, request ids, bodies byte-exact, clients that leave mid-request do not
+ * wedge the upstream pool, and planted credentials appear in no log, record or response.
+ */
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { buildSnapshot, httpApi, startTestGateway, type TestGateway } from '../support/gateway-harness.js';
+import { echo, startRecordingUpstream, type RecordingUpstream } from '../support/upstream.js';
+
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('proxying', () => {
+  let upstream: RecordingUpstream;
+  let gw: TestGateway;
+  let deadPort: number;
+
+  before(async () => {
+    upstream = await startRecordingUpstream();
+    deadPort = await closedPort();
+    const ops = [
+      { id: 'listItems', method: 'GET' as const, path: '/items' },
+      { id: 'createItem', method: 'POST' as const, path: '/items' },
+    ];
+    const fast = { connectTimeoutMs: 500, responseTimeoutMs: 300 };
+    gw = await startTestGateway({
+      secrets: { SHOP_TOKEN: 'PLANTED-upstream-token-91c2' },
+      snapshot: buildSnapshot({
+        apis: [
+          httpApi('shop', upstream.url, ops, {
+            upstream: {
+              kind: 'http',
+              baseUrl: `${upstream.url}/api`,
+              ...fast,
+              settings: { credentialHeader: 'Authorization', credentialPrefix: 'Bearer ', credential: { env: 'SHOP_TOKEN' } },
+            },
+          }),
+          httpApi('gone', `http://127.0.0.1:${deadPort}`, ops),
+        ],
+      }),
+    });
+  });
+  after(async () => {
+    await gw.close();
+    await upstream.close();
+  });
+  beforeEach(() => {
+    upstream.seen.length = 0;
+    upstream.behave(echo);
+  });
+
+  it('answers 502 upstream.unavailable when the upstream refuses connections', async () => {
+    const response = await fetch(`${gw.url}/gone/v1/items`);
+    assert.equal(response.status, 502);
+    assert.equal(response.headers.get('content-type'), 'application/problem+json');
+    const problem = (await response.json()) as Record<string, unknown>;
+    assert.equal(problem.code, 'upstream.unavailable');
+    assert.equal(typeof problem.traceId, 'string');
+  });
+
+  it('answers 504 upstream.timeout within the configured response timeout when the upstream hangs', async () => {
+    upstream.behave(() => {
+      /* never answers */
+    });
+    const started = performance.now();
+    const response = await fetch(`${gw.url}/shop/v1/items`, { signal: AbortSignal.timeout(5000) });
+    const elapsed = performance.now() - started;
+    assert.equal(response.status, 504);
+    assert.equal(((await response.json()) as { code: string }).code, 'upstream.timeout');
+    assert.ok(elapsed >= 290 && elapsed < 800, `answered after ${Math.round(elapsed)} ms for a 300 ms timeout`);
+    // The gateway keeps working afterwards.
+    upstream.behave(echo);
+    assert.equal((await fetch(`${gw.url}/shop/v1/items`)).status, 200);
+  });
+
+  it('honours a valid traceparent, forwards its own span as parent, and answers with a request id', async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const response = await fetch(`${gw.url}/shop/v1/items`, {
+      headers: { traceparent: `00-${traceId}-00f067aa0ba902b7-01`, tracestate: 'vendor=abc' },
+    });
+    assert.equal(response.status, 200);
+    const requestId = response.headers.get('x-request-id');
+    assert.match(requestId ?? '', /^[0-9a-f]{16}$/);
+    const sent = upstream.seen[0]!.headers;
+    assert.equal(sent.traceparent, `00-${traceId}-${requestId}-01`);
+    assert.equal(sent.tracestate, 'vendor=abc');
+    assert.equal(sent['x-request-id'], requestId);
+    const record = await gw.waitForRecord((r) => r.requestId === requestId);
+    assert.equal(record.traceId, traceId);
+  });
+
+  it('starts a new trace when traceparent is missing or malformed', async () => {
+    for (const header of [undefined, 'garbage', '00-00000000000000000000000000000000-00f067aa0ba902b7-01', 'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01']) {
+      upstream.seen.length = 0;
+      const response = await fetch(`${gw.url}/shop/v1/items`, { headers: header === undefined ? {} : { traceparent: header } });
+      assert.equal(response.status, 200);
+      const sent = String(upstream.seen[0]!.headers.traceparent);
+      assert.match(sent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      assert.ok(!sent.includes('4bf92f3577b34da6a3ce929d0e0e4736') && !sent.startsWith('00-0000'));
+    }
+  });
+
+  it('forwards request bodies byte for byte, fixed-length and chunked', async () => {
+    const body = JSON.stringify({ sku: 'FURN-0001', qty: 2, note: 'é ü – ✓' });
+    const fixed = await fetch(`${gw.url}/shop/v1/items`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    assert.equal(fixed.status, 200);
+    assert.equal(upstream.seen[0]!.body, body);
+    const chunked = await new Promise<number>((resolve, reject) => {
+      const req = request(`${gw.url}/shop/v1/items`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+      req.write(body.slice(0, 10));
+      setTimeout(() => req.end(body.slice(10)), 20);
+    });
+    assert.equal(chunked, 200);
+    assert.equal(upstream.seen[1]!.body, body);
+  });
+
+  it('aborts the upstream call of a client that left, so the pool is not wedged', async () => {
+    upstream.behave((req, res) => setTimeout(() => echo(req, res), 200));
+    const controllers = Array.from({ length: 20 }, () => new AbortController());
+    const aborted = controllers.map((controller) =>
+      fetch(`${gw.url}/shop/v1/items`, { method: 'POST', body: '{"x":1}', signal: controller.signal }).catch(() => 'aborted'),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    for (const controller of controllers) controller.abort();
+    assert.deepEqual(new Set(await Promise.all(aborted)), new Set(['aborted']));
+    upstream.behave(echo);
+    const started = performance.now();
+    const next = await fetch(`${gw.url}/shop/v1/items`, { method: 'POST', body: '{"after":true}' });
+    assert.equal(next.status, 200);
+    assert.ok(performance.now() - started < 150, 'the next POST does not wait behind abandoned upstream calls');
+    const abortedRecords = await gw.waitForRecords(21);
+    assert.ok(abortedRecords.filter((r) => r.aborted).length >= 20, 'each abandoned request is recorded as aborted');
+  });
+
+  it('injects the upstream credential and never lets a planted caller credential travel or be logged', async () => {
+    const planted = 'PLANTED-caller-token-5d7e';
+    const response = await fetch(`${gw.url}/shop/v1/items?api_key=PLANTED-query-key-3b1f&page=2`, {
+      headers: { authorization: `Bearer ${planted}`, 'x-api-key': 'PLANTED-header-key-8a0c', cookie: 'session=PLANTED-cookie-1e4d' },
+    });
+    assert.equal(response.status, 200);
+    const sent = upstream.seen[0]!;
+    assert.equal(sent.headers.authorization, 'Bearer PLANTED-upstream-token-91c2');
+    assert.equal(sent.headers['x-api-key'], undefined);
+    assert.equal(sent.headers.cookie, undefined);
+    const responseText = JSON.stringify([...response.headers]) + (await response.text());
+    const record = await gw.waitForRecord((r) => r.path.startsWith('/shop/v1/items?'));
+    assert.equal(record.path, '/shop/v1/items?api_key=[redacted]&page=2');
+    const logged = [...gw.logLines(), ...gw.accessRecords().map((r) => JSON.stringify(r))].join('\n');
+    for (const secret of [planted, 'PLANTED-header-key-8a0c', 'PLANTED-cookie-1e4d', 'PLANTED-query-key-3b1f', 'PLANTED-upstream-token-91c2']) {
+      assert.ok(!logged.includes(secret), `${secret} was logged`);
+    }
+    // The query string is the upstream's business and goes there as sent (the echo shows it);
+    // credentials in headers never come back.
+    for (const secret of [planted, 'PLANTED-header-key-8a0c', 'PLANTED-cookie-1e4d', 'PLANTED-upstream-token-91c2']) {
+      assert.ok(!responseText.includes(secret), `${secret} reached the client`);
+    }
+  });
+
+  it('exposes request counters, latency histograms and the applied snapshot on /metrics', async () => {
+    await fetch(`${gw.url}/shop/v1/items`);
+    const text = await (await fetch(`${gw.statusUrl}/metrics`)).text();
+    assert.match(text, /gatehouse_requests_total\{api="shop",version="1.0.0",status="200"\} \d+/);
+    assert.match(text, /gatehouse_request_duration_seconds_bucket\{le="0.005",api="shop",version="1.0.0"\} \d+/);
+    assert.match(text, /gatehouse_upstream_duration_seconds_count\{api="shop",version="1.0.0"\} \d+/);
+    assert.match(text, new RegExp(`gatehouse_snapshot_info\\{hash="${gw.gateway.currentHash()}"\\} 1`));
+    assert.match(text, /gatehouse_snapshot_rejections_total 0/);
+    assert.match(text, /gatehouse_upstream_errors_total\{api="gone",version="1.0.0",code="upstream.unavailable"\} 1/);
+  });
+});
