@@ -112,7 +112,7 @@ export const odooJsonRpcAdapter: AdapterFactory<OdooJsonRpcSettings> = {
         const first = args[0];
         switch (method) {
           case 'create':
-            return classifyOdooCall(model, method, { vals: first });
+            return classifyOdooCall(model, method, { vals: first ?? kwargs.vals_list });
           case 'write':
             return classifyOdooCall(model, method, { ids: first, vals: args[1] ?? kwargs.vals });
           case 'read':
@@ -120,7 +120,7 @@ export const odooJsonRpcAdapter: AdapterFactory<OdooJsonRpcSettings> = {
           case 'search_read':
             return classifyOdooCall(model, method, { fields: args[1] ?? kwargs.fields });
           default:
-            return classifyOdooCall(model, method, { ids: Array.isArray(first) && first.every((v) => typeof v === 'number') ? first : [] });
+            return classifyOdooCall(model, method, { ids: typeof first === 'number' || (Array.isArray(first) && first.every((v) => typeof v === 'number')) ? first : [] });
         }
       },
       inspects: () => true,

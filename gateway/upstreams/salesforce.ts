@@ -91,7 +91,7 @@ export const salesforceAdapter: AdapterFactory<SalesforceSettings> = {
         ctx.upstreamHeaders.authorization = authorization;
       },
       extractOperation: (method, path, body) => salesforceOperation(method, basePath + path, body),
-      inspects: (status) => status >= 400,
+      inspects: (status) => status >= 400 || status === 300, // 300: an external id matched several records
       mapResponse(status, _headers, body) {
         const parsed = tryParseJson(body);
         const errors = (Array.isArray(parsed) ? parsed : []).filter(isRecord).map((e) => ({

@@ -31,7 +31,7 @@ export function zendeskOperation(method: string, path: string, body: unknown): B
   const ticket = isRecord(body) && isRecord(body.ticket) ? body.ticket : undefined;
   return {
     system: 'zendesk',
-    entity: match === null ? (path.split('/').filter(Boolean).at(-1) ?? '').replace(/\.json.*$/, '') : 'ticket',
+    entity: match === null ? (path.split('?')[0]!.split('/').filter(Boolean).at(-1) ?? '').replace(/\.json$/, '') : 'ticket',
     action,
     fields: ticket === undefined ? [] : Object.keys(ticket),
     ids: match?.[1] === undefined ? [] : [Number(match[1])],
