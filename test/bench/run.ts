@@ -1,5 +1,5 @@
 /** @module Benchmark runner: upstream direct vs http-proxy baseline vs gateway, closed loop and fixed rate, on loopback. */
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -40,6 +40,17 @@ export interface RequestShape {
   headers?: Record<string, string>;
 }
 
+/** Where `tsconfig.bench.json` compiles the gateway target, relative to test/bench. */
+const GATEWAY_COMPILED = '../../.bench/dist/test/bench/servers/gateway.js';
+
+/** Compiles the gateway target with tsc, as the product ships (tsx adds per-closure costs). */
+export function buildGatewayTarget(): void {
+  execFileSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(REPO_ROOT, 'tsconfig.bench.json')], {
+    cwd: REPO_ROOT,
+    stdio: 'inherit',
+  });
+}
+
 export const TARGETS: BenchTarget[] = [
   { name: 'direct', label: 'upstream direct', role: 'direct', prefix: '' },
   {
@@ -54,7 +65,8 @@ export const TARGETS: BenchTarget[] = [
     name: 'gateway',
     label: 'gateway pass-through',
     role: 'candidate',
-    script: 'servers/gateway.ts',
+    // The gateway runs as shipped: compiled by tsc (`buildGatewayTarget`), not through tsx.
+    script: GATEWAY_COMPILED,
     args: ['--upstream', UPSTREAM_PLACEHOLDER],
     prefix: '/bench/v1',
   },
@@ -235,7 +247,7 @@ class ProcessGroup {
 
   /** Starts `node --import tsx <script> ...args` on `core` when pinning is available. */
   spawnNode(core: 0 | 1, script: string, args: string[], env: Record<string, string> = {}): ChildProcess {
-    const nodeArgs = ['--import', 'tsx', script, ...args];
+    const nodeArgs = script.endsWith('.ts') ? ['--import', 'tsx', script, ...args] : [script, ...args];
     const [command, commandArgs] = this.pinning.pinned
       ? ['taskset', ['-c', String(core), process.execPath, ...nodeArgs]]
       : [process.execPath, nodeArgs];
@@ -701,6 +713,7 @@ function positiveNumberFromEnv(name: string, fallback: number): number {
 }
 
 async function main(): Promise<void> {
+  buildGatewayTarget();
   const report = await runBench({
     targets: TARGETS,
     shapes: SHAPES,
