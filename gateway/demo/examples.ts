@@ -1,0 +1,260 @@
+/**
+ * @module The demo's curl examples: one list that the README shows and `test/demo/demo.test.ts`
+ * runs verbatim against a started demo, so the two cannot drift. URLs carry the ports as
+ * placeholders (`{{GATEWAY_PORT}}`, `{{STATUS_PORT}}`).
+ */
+
+export interface DemoExample {
+  /** Stable key (tests refer to it). */
+  id: string;
+  /** One line for the README heading. */
+  title: string;
+  /** Arguments after `curl`, with port placeholders. */
+  args: readonly string[];
+  expect: {
+    /** HTTP status of the answer. */
+    status: number;
+    /** Substrings the answer (status line, headers and body as `curl -i` prints them) contains. */
+    contains: readonly string[];
+    /** What to show under the command in the README: the telling part of the answer. */
+    excerpt: string;
+  };
+}
+
+export interface ExamplePorts {
+  gatewayPort: number;
+  statusPort: number;
+}
+
+export const DEFAULT_EXAMPLE_PORTS: ExamplePorts = { gatewayPort: 8080, statusPort: 8081 };
+
+const GW = 'http://127.0.0.1:{{GATEWAY_PORT}}';
+const STATUS = 'http://127.0.0.1:{{STATUS_PORT}}';
+const JSON_BODY = ['-H', 'content-type: application/json'] as const;
+/** Every example prints the status line and headers too: the status is part of the lesson. */
+const CURL = ['-sS', '-i'] as const;
+
+export const DEMO_EXAMPLES: readonly DemoExample[] = [
+  {
+    id: 'erp-sales-orders',
+    title: 'Confirmed sale orders from Odoo (JSON-2 search_read with a domain)',
+    args: [
+      ...CURL,
+      '-X',
+      'POST',
+      `${GW}/erp-sales/v1/sale.order/search_read`,
+      ...JSON_BODY,
+      '-d',
+      '{"domain":[["state","=","sale"]],"fields":["name","partner_id","amount_total","invoice_status"],"limit":3}',
+    ],
+    expect: {
+      status: 200,
+      contains: ['HTTP/1.1 200 OK', '"name":"S00007"', '"partner_id":[15,"Priya Shah"]'],
+      excerpt:
+        'HTTP/1.1 200 OK\n' +
+        '[{"id":7,"name":"S00007","partner_id":[15,"Priya Shah"],"amount_total":108.78,"invoice_status":"to invoice"},' +
+        '{"id":4,"name":"S00004",…},{"id":3,"name":"S00003",…}]',
+    },
+  },
+  {
+    id: 'erp-sales-invoice',
+    title: "One invoice's payment state (JSON-2 read of account.move 42)",
+    args: [
+      ...CURL,
+      '-X',
+      'POST',
+      `${GW}/erp-sales/v1/account.move/read`,
+      ...JSON_BODY,
+      '-d',
+      '{"ids":[42],"fields":["name","invoice_origin","amount_total","amount_residual","payment_state"]}',
+    ],
+    expect: {
+      status: 200,
+      contains: ['HTTP/1.1 200 OK', '"name":"INV/2025/00002"', '"payment_state":"partial"'],
+      excerpt:
+        'HTTP/1.1 200 OK\n' +
+        '[{"id":42,"name":"INV/2025/00002","invoice_origin":"S00002","amount_total":1000.67,"amount_residual":400,"payment_state":"partial"}]',
+    },
+  },
+  {
+    id: 'erp-rpc-partners',
+    title: 'Legacy JSON-RPC search_read (the gateway fills in database, uid and key: send null)',
+    args: [
+      ...CURL,
+      '-X',
+      'POST',
+      `${GW}/erp-rpc/v1/jsonrpc`,
+      ...JSON_BODY,
+      '-d',
+      '{"jsonrpc":"2.0","method":"call","id":1,"params":{"service":"object","method":"execute_kw",' +
+        '"args":[null,null,null,"res.partner","search_read",[[["is_company","=",true]]],{"fields":["name","ref","city"],"limit":3}]}}',
+    ],
+    expect: {
+      status: 200,
+      contains: ['HTTP/1.1 200 OK', '"jsonrpc":"2.0"', '"name":"Harbor Outfitters","ref":"C-1001"'],
+      excerpt:
+        'HTTP/1.1 200 OK\n' +
+        '{"jsonrpc":"2.0","id":1,"result":[{"id":10,"name":"Harbor Outfitters","ref":"C-1001","city":"Antwerp"},' +
+        '{"id":11,"name":"Lumen Home Goods",…},{"id":12,"name":"Northwind Cycles",…}]}',
+    },
+  },
+  {
+    id: 'crm-soql',
+    title: 'A SOQL query against Salesforce',
+    args: [...CURL, '-G', `${GW}/crm/v1/query`, '--data-urlencode', "q=SELECT Id, Name, Industry FROM Account WHERE Type = 'Customer - Direct' ORDER BY Name"],
+    expect: {
+      status: 200,
+      contains: ['HTTP/1.1 200 OK', '"totalSize":3', '"Name":"Harbor Outfitters"'],
+      excerpt:
+        'HTTP/1.1 200 OK\nsforce-limit-info: api-usage=1/15000\n' +
+        '{"totalSize":3,"done":true,"records":[{"attributes":{"type":"Account",…},"Id":"001Dn0000000001IAA","Name":"Harbor Outfitters","Industry":"Retail"},…]}',
+    },
+  },
+  {
+    id: 'crm-account',
+    title: 'One Salesforce Account by id',
+    args: [...CURL, `${GW}/crm/v1/sobjects/Account/001Dn0000000001IAA`],
+    expect: {
+      status: 200,
+      contains: ['HTTP/1.1 200 OK', '"Id":"001Dn0000000001IAA"', '"Name":"Harbor Outfitters"', '"ERP_Customer_Id__c":"C-1001"'],
+      excerpt: 'HTTP/1.1 200 OK\n{"attributes":{"type":"Account",…},"Id":"001Dn0000000001IAA",…,"Name":"Harbor Outfitters",…,"ERP_Customer_Id__c":"C-1001"}',
+    },
+  },
+  {
+    id: 'service-desk-tickets',
+    title: 'List Zendesk tickets (offset paging)',
+    args: [...CURL, `${GW}/service-desk/v1/tickets.json?per_page=2`],
+    expect: {
+      status: 200,
+      contains: ['HTTP/1.1 200 OK', '"id":1001', '"subject":"Order S00004 not delivered yet"', '"id":1002'],
+      excerpt:
+        'HTTP/1.1 200 OK\nx-rate-limit: 700\n' +
+        '{"tickets":[{…,"id":1001,"external_id":"S00004",…,"subject":"Order S00004 not delivered yet",…,"status":"open",…},{…,"id":1002,…}],"next_page":"…?page=2&per_page=2",…}',
+    },
+  },
+  {
+    id: 'service-desk-create',
+    title: 'Create a Zendesk ticket',
+    args: [
+      ...CURL,
+      '-X',
+      'POST',
+      `${GW}/service-desk/v1/tickets.json`,
+      ...JSON_BODY,
+      '-d',
+      '{"ticket":{"subject":"Oak dining chair wobbles (S00001)","comment":{"body":"One of the four chairs from order S00001 wobbles."},' +
+        '"type":"problem","priority":"normal","external_id":"S00001","requester":{"name":"Jane Doe","email":"jane.doe@harbor-outfitters.example"}}}',
+    ],
+    expect: {
+      status: 201,
+      contains: ['HTTP/1.1 201 Created', '"subject":"Oak dining chair wobbles (S00001)"', '"status":"new"'],
+      excerpt: 'HTTP/1.1 201 Created\n{"ticket":{…,"id":1006,"external_id":"S00001",…,"subject":"Oak dining chair wobbles (S00001)",…,"status":"new",…},"audit":{…}}',
+    },
+  },
+  {
+    id: 'hygiene-refused',
+    title: 'Refused by request hygiene before routing: a dot segment (curl would normalise it away without --path-as-is)',
+    args: [...CURL, '--path-as-is', `${GW}/erp-sales/v1/../admin`],
+    expect: {
+      status: 400,
+      contains: ['HTTP/1.1 400 Bad Request', 'content-type: application/problem+json', '"code":"request.invalid_path"', '"traceId":"'],
+      excerpt:
+        'HTTP/1.1 400 Bad Request\ncontent-type: application/problem+json\n' +
+        '{"type":"https://gatehouse.dev/problems/request.invalid_path","title":"Invalid request path","status":400,' +
+        '"detail":"The path contains dot segments, empty segments, encoded separators, control characters or double encoding.",' +
+        '"code":"request.invalid_path","traceId":"…"}',
+    },
+  },
+  {
+    id: 'undeclared-method',
+    title: 'An undeclared method on a declared path: 405 with Allow',
+    args: [...CURL, '-X', 'DELETE', `${GW}/crm/v1/sobjects/Account/001Dn0000000001IAA`],
+    expect: {
+      status: 405,
+      contains: ['HTTP/1.1 405 Method Not Allowed', 'allow: GET, PATCH', '"code":"route.method_not_allowed"'],
+      excerpt:
+        'HTTP/1.1 405 Method Not Allowed\nallow: GET, PATCH\ncontent-type: application/problem+json\n' +
+        '{"type":"https://gatehouse.dev/problems/route.method_not_allowed","title":"Method not allowed on this route","status":405,' +
+        '"detail":"DELETE is not declared for this path.","code":"route.method_not_allowed","traceId":"…"}',
+    },
+  },
+  {
+    id: 'undeclared-operation',
+    title: 'An undeclared operation (Odoo users are not published): 404, the ERP is never called',
+    args: [...CURL, '-X', 'POST', `${GW}/erp-sales/v1/res.users/search_read`, ...JSON_BODY, '-d', '{"fields":["login"]}'],
+    expect: {
+      status: 404,
+      contains: ['HTTP/1.1 404 Not Found', 'content-type: application/problem+json', '"code":"route.not_found"'],
+      excerpt:
+        'HTTP/1.1 404 Not Found\ncontent-type: application/problem+json\n' +
+        '{"type":"https://gatehouse.dev/problems/route.not_found","title":"No such route","status":404,' +
+        '"detail":"\\"erp-sales\\" v1 declares no operation at this path.","code":"route.not_found","traceId":"…"}',
+    },
+  },
+  {
+    id: 'health-ready',
+    title: 'Readiness and the applied snapshot hash (status port)',
+    args: [...CURL, `${STATUS}/health/ready`],
+    expect: {
+      status: 200,
+      contains: ['HTTP/1.1 200 OK', '"status":"ready"', '"snapshot":"'],
+      excerpt: 'HTTP/1.1 200 OK\n{"status":"ready","snapshot":"<sha-256 of the snapshot>","appliedAt":"…"}',
+    },
+  },
+  {
+    id: 'metrics',
+    title: 'Prometheus metrics (status port)',
+    args: [...CURL, `${STATUS}/metrics`],
+    expect: {
+      status: 200,
+      contains: ['HTTP/1.1 200 OK', '# TYPE gatehouse_requests_total counter', 'gatehouse_snapshot_info{hash="'],
+      excerpt:
+        'HTTP/1.1 200 OK\ncontent-type: text/plain; version=0.0.4; charset=utf-8\n…\n' +
+        'gatehouse_requests_total{api="erp-sales",version="1.0.0",status="200"} 2\n' +
+        'gatehouse_requests_total{api="crm",version="1.0.0",status="405"} 1\n…',
+    },
+  },
+];
+
+function fill(arg: string, ports: ExamplePorts): string {
+  return arg.replaceAll('{{GATEWAY_PORT}}', String(ports.gatewayPort)).replaceAll('{{STATUS_PORT}}', String(ports.statusPort));
+}
+
+/** The arguments to pass to `curl` (e.g. with `execFile('curl', args)`). */
+export function curlArgs(example: DemoExample, ports: ExamplePorts = DEFAULT_EXAMPLE_PORTS): string[] {
+  return example.args.map((arg) => fill(arg, ports));
+}
+
+/**
+ * POSIX-shell quoting: bare when safe; double quotes for text with single quotes but nothing
+ * the shell expands inside double quotes (SOQL literals); else single quotes, `'\''` escaping.
+ */
+function shellQuote(arg: string): string {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(arg)) return arg;
+  if (arg.includes("'") && !/["$`\\!]/.test(arg)) return `"${arg}"`;
+  return `'${arg.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The example as one shell command line, for the README and the start banner.
+ *
+ * @example
+ * const ready = DEMO_EXAMPLES.find((e) => e.id === 'health-ready')!;
+ * renderCurlCommand(ready); // "curl -sS -i http://127.0.0.1:8081/health/ready"
+ */
+export function renderCurlCommand(example: DemoExample, ports: ExamplePorts = DEFAULT_EXAMPLE_PORTS): string {
+  return ['curl', ...curlArgs(example, ports).map(shellQuote)].join(' ');
+}
+
+/**
+ * The examples as a README section (Markdown), one heading, command and expected excerpt each.
+ *
+ * @example
+ * // node --import tsx -e "import('./gateway/demo/examples.ts').then((m) => console.log(m.renderExamplesMarkdown()))"
+ * const markdown = renderExamplesMarkdown();
+ */
+export function renderExamplesMarkdown(ports: ExamplePorts = DEFAULT_EXAMPLE_PORTS): string {
+  return DEMO_EXAMPLES.map(
+    (example) => `#### ${example.title}\n\n\`\`\`sh\n${renderCurlCommand(example, ports)}\n\`\`\`\n\n\`\`\`text\n${example.expect.excerpt}\n\`\`\`\n`,
+  ).join('\n');
+}

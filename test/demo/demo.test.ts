@@ -1,0 +1,297 @@
+/**
+ * @module End-to-end check of `npm start`: spawns `gateway/demo/start.ts` on free ports with a
+ * temporary data directory, runs every README curl example from `gateway/demo/examples.ts`
+ * verbatim, and expects a clean exit on SIGTERM. Planted credentials must never surface in
+ * output, logs or answers.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { curlArgs, DEMO_EXAMPLES, type ExamplePorts } from '../../gateway/demo/examples.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const PLANTED = {
+  ODOO_API_KEY: 'planted-odoo-key-5f0c1d9e2b7a',
+  SALESFORCE_ACCESS_TOKEN: 'planted-sf-token-8c3e0a41d6b2',
+  ZENDESK_API_TOKEN: 'planted-zd-token-1a9b7e3c5d20',
+};
+
+/** Distinct free loopback ports: all held open at once, then released. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers: Server[] = [];
+  const ports: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', resolve);
+    });
+    servers.push(server);
+    ports.push((server.address() as { port: number }).port);
+  }
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+interface Demo {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Every child this file started, so none outlives the run whatever fails. */
+const spawned: Demo[] = [];
+
+function spawnDemo(env: Record<string, string>): Demo {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/demo/start.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let text = '';
+  child.stdout!.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+  child.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const demo = { child, output: () => text, exited };
+  spawned.push(demo);
+  return demo;
+}
+
+function killHard(demo: Demo): void {
+  if (demo.child.exitCode === null && demo.child.signalCode === null) demo.child.kill('SIGKILL');
+}
+
+async function waitUntilReady(demo: Demo, statusPort: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  void demo.exited.then(() => (exited = true));
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`demo exited before it was ready:\n${demo.output()}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${statusPort}/health/ready`, { signal: AbortSignal.timeout(1000) });
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`demo not ready within ${timeoutMs} ms:\n${demo.output()}`);
+}
+
+interface CurlAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  raw: string;
+}
+
+function runCurl(args: string[]): Promise<CurlAnswer> {
+  return new Promise((resolve, reject) => {
+    execFile('curl', ['--max-time', '10', ...args], { encoding: 'utf8', maxBuffer: 4 * 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) {
+        reject(new Error(`curl ${args.join(' ')} failed: ${stderr || error.message}`));
+        return;
+      }
+      // `curl -i`: header block(s), blank line, body. Skip interim 1xx blocks.
+      let rest = stdout;
+      let head = '';
+      do {
+        const end = rest.indexOf('\r\n\r\n');
+        head = end === -1 ? rest : rest.slice(0, end);
+        rest = end === -1 ? '' : rest.slice(end + 4);
+      } while (/^HTTP\/\S+ 1\d\d/.test(head));
+      const [statusLine = '', ...lines] = head.split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const line of lines) {
+        const colon = line.indexOf(':');
+        if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: rest, raw: stdout.replaceAll('\r\n', '\n') });
+    });
+  });
+}
+
+/** What each example's answer must say beyond its status and excerpts. */
+const CHECKS: Record<string, (answer: CurlAnswer) => void> = {
+  'erp-sales-orders': ({ body }) => {
+    const orders = JSON.parse(body) as Array<{ name: string; invoice_status: string }>;
+    assert.equal(orders.length, 3);
+    assert.deepEqual(orders.map((o) => o.name), ['S00007', 'S00004', 'S00003']);
+  },
+  'erp-sales-invoice': ({ body }) => {
+    assert.deepEqual(JSON.parse(body), [
+      { id: 42, name: 'INV/2025/00002', invoice_origin: 'S00002', amount_total: 1000.67, amount_residual: 400, payment_state: 'partial' },
+    ]);
+  },
+  'erp-rpc-partners': ({ body }) => {
+    const answer = JSON.parse(body) as { result: Array<{ name: string }>; error?: unknown };
+    assert.equal(answer.error, undefined);
+    assert.deepEqual(answer.result.map((p) => p.name), ['Harbor Outfitters', 'Lumen Home Goods', 'Northwind Cycles']);
+  },
+  'crm-soql': ({ body }) => {
+    const answer = JSON.parse(body) as { totalSize: number; records: Array<{ Name: string }> };
+    assert.equal(answer.totalSize, 3);
+    assert.deepEqual(answer.records.map((r) => r.Name), ['Harbor Outfitters', 'Northwind Cycles', 'Priya Shah']);
+  },
+  'crm-account': ({ body }) => {
+    const account = JSON.parse(body) as Record<string, unknown>;
+    assert.equal(account.Name, 'Harbor Outfitters');
+    assert.equal(account.ERP_Customer_Id__c, 'C-1001');
+  },
+  'service-desk-tickets': ({ body }) => {
+    const answer = JSON.parse(body) as { tickets: Array<{ id: number }> };
+    assert.deepEqual(answer.tickets.map((t) => t.id), [1001, 1002]);
+  },
+  'service-desk-create': ({ body }) => {
+    const answer = JSON.parse(body) as { ticket: { id: number; subject: string; external_id: string } };
+    assert.equal(typeof answer.ticket.id, 'number');
+    assert.equal(answer.ticket.external_id, 'S00001');
+  },
+  'hygiene-refused': ({ headers, body }) => {
+    assert.equal(headers['content-type'], 'application/problem+json');
+    const problem = JSON.parse(body) as Record<string, unknown>;
+    assert.equal(problem.code, 'request.invalid_path');
+    assert.equal(problem.status, 400);
+    assert.match(String(problem.traceId), /^[0-9a-f]{32}$/);
+  },
+  'undeclared-method': ({ headers, body }) => {
+    assert.equal(headers.allow, 'GET, PATCH');
+    assert.equal((JSON.parse(body) as { code: string }).code, 'route.method_not_allowed');
+  },
+  'undeclared-operation': ({ headers, body }) => {
+    assert.equal(headers['content-type'], 'application/problem+json');
+    assert.equal((JSON.parse(body) as { code: string }).code, 'route.not_found');
+  },
+  'health-ready': ({ body }) => {
+    const ready = JSON.parse(body) as { status: string; snapshot: string };
+    assert.equal(ready.status, 'ready');
+    assert.match(ready.snapshot, /^[0-9a-f]{64}$/);
+  },
+  metrics: ({ headers, body }) => {
+    assert.match(headers['content-type'] ?? '', /^text\/plain/);
+    // The examples above ran first: two erp-sales 200s and one refused DELETE.
+    assert.match(body, /^gatehouse_requests_total\{api="erp-sales",version="1\.0\.0",status="200"\} 2$/m);
+    assert.match(body, /^gatehouse_requests_total\{api="crm",version="1\.0\.0",status="405"\} 1$/m);
+  },
+};
+
+describe('demo start (npm start)', { timeout: 30_000 }, () => {
+  let dataDir: string;
+  let ports: { gateway: number; status: number; odoo: number; salesforce: number; zendesk: number };
+
+  before(async () => {
+    await new Promise<void>((resolve, reject) =>
+      execFile('curl', ['--version'], (error) => (error ? reject(new Error('curl is needed to run the README examples')) : resolve())),
+    );
+    dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-demo-'));
+    const [gateway, status, odoo, salesforce, zendesk] = (await freePorts(5)) as [number, number, number, number, number];
+    ports = { gateway, status, odoo, salesforce, zendesk };
+  });
+
+  after(async () => {
+    spawned.forEach(killHard);
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('serves every README example, then stops cleanly on SIGTERM', async () => {
+    const demo = spawnDemo({
+      GATEWAY_PORT: String(ports.gateway),
+      GATEWAY_STATUS_PORT: String(ports.status),
+      ODOO_SIM_PORT: String(ports.odoo),
+      SALESFORCE_SIM_PORT: String(ports.salesforce),
+      ZENDESK_SIM_PORT: String(ports.zendesk),
+      DEMO_DATA_DIR: dataDir,
+      GATEWAY_ACCESS_LOG: '',
+      ...PLANTED,
+    });
+    await waitUntilReady(demo, ports.status, 15_000);
+
+    const examplePorts: ExamplePorts = { gatewayPort: ports.gateway, statusPort: ports.status };
+    const answers: string[] = [];
+    for (const example of DEMO_EXAMPLES) {
+      const answer = await runCurl(curlArgs(example, examplePorts));
+      answers.push(answer.raw);
+      assert.equal(answer.status, example.expect.status, `${example.id}: status\n${answer.raw}`);
+      for (const text of example.expect.contains) {
+        assert.ok(answer.raw.includes(text), `${example.id}: expected ${JSON.stringify(text)} in\n${answer.raw}`);
+      }
+      const check = CHECKS[example.id];
+      assert.ok(check !== undefined, `${example.id}: no check in this test`);
+      check(answer);
+    }
+
+    demo.child.kill('SIGTERM');
+    const exit = await demo.exited;
+    assert.deepEqual(exit, { code: 0, signal: null }, demo.output());
+
+    const output = demo.output();
+    const logLines = output
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { message: string; listener?: string; url?: string });
+    const listening = logLines.filter((line) => line.message === 'listening');
+    assert.deepEqual(
+      listening.map((line) => `${line.listener} ${line.url}`).sort(),
+      [
+        `gateway http://127.0.0.1:${ports.gateway}`,
+        `gateway-status http://127.0.0.1:${ports.status}`,
+        `odoo-simulator http://127.0.0.1:${ports.odoo}`,
+        `salesforce-simulator http://127.0.0.1:${ports.salesforce}`,
+        `zendesk-simulator http://127.0.0.1:${ports.zendesk}`,
+      ].sort(),
+    );
+    assert.match(output, /Gatehouse demo is running\./);
+    assert.match(output, new RegExp(`curl -sS -i -X POST http://127\\.0\\.0\\.1:${ports.gateway}/erp-sales/v1/sale\\.order/search_read`));
+    assert.ok(logLines.some((line) => line.message === 'stopped'), 'shutdown logged');
+
+    // Written on shutdown at the latest: one record per gateway request, rejections included.
+    const records = (await readFile(join(dataDir, 'access.log'), 'utf8'))
+      .split('\n')
+      .filter((line) => line.length > 0)
+      .map((line) => JSON.parse(line) as { decision: string; status: number; api: string | null });
+    const gatewayExamples = DEMO_EXAMPLES.filter((e) => e.args.some((a) => a.includes('{{GATEWAY_PORT}}')));
+    assert.equal(records.length, gatewayExamples.length);
+    assert.ok(records.some((r) => r.decision === 'request.invalid_path' && r.status === 400));
+    assert.ok(records.some((r) => r.decision === 'route.method_not_allowed' && r.api === 'crm'));
+
+    const snapshot = JSON.parse(await readFile(join(dataDir, 'demo-snapshot.json'), 'utf8')) as { apis: Array<{ slug: string }> };
+    assert.deepEqual(snapshot.apis.map((a) => a.slug), ['erp-sales', 'erp-rpc', 'crm', 'service-desk']);
+
+    const everything = [output, answers.join('\n'), await readFile(join(dataDir, 'access.log'), 'utf8')].join('\n');
+    for (const [name, secret] of Object.entries(PLANTED)) assert.ok(!everything.includes(secret), `${name} leaked`);
+  });
+
+  it('fails with exit code 1 naming the port when a port is taken', async () => {
+    const [odoo, salesforce, zendesk, status] = (await freePorts(4)) as [number, number, number, number];
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const taken = (holder.address() as { port: number }).port;
+    const busyDir = await mkdtemp(join(tmpdir(), 'gatehouse-demo-busy-'));
+    try {
+      const demo = spawnDemo({
+        GATEWAY_PORT: String(taken),
+        GATEWAY_STATUS_PORT: String(status),
+        ODOO_SIM_PORT: String(odoo),
+        SALESFORCE_SIM_PORT: String(salesforce),
+        ZENDESK_SIM_PORT: String(zendesk),
+        DEMO_DATA_DIR: busyDir,
+      });
+      const exit = await demo.exited;
+      assert.deepEqual(exit, { code: 1, signal: null }, demo.output());
+      assert.match(demo.output(), new RegExp(`port ${taken} \\(gateway traffic\\) is already in use`));
+      // Refused before the snapshot file is written: a running demo's file is never overwritten.
+      await assert.rejects(readFile(join(busyDir, 'demo-snapshot.json')), { code: 'ENOENT' });
+    } finally {
+      spawned.forEach(killHard);
+      await new Promise((resolve) => holder.close(resolve));
+      await rm(busyDir, { recursive: true, force: true });
+    }
+  });
+});
