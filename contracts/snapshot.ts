@@ -36,8 +36,8 @@ export interface OperationSpec {
   id: string;
   method: HttpMethod;
   /**
-   * Path below the version prefix, as appended to the upstream base URL. `{name}` matches one
-   * segment, e.g. `/sale.order/{method}` or `/sobjects/Account/{id}`.
+   * Path below the version prefix, as appended to the upstream base URL. `{name}` matches
+   * within one segment, e.g. `/sale.order/{method}`, `/sobjects/Account/{id}`, `/tickets/{id}.json`.
    */
   path: string;
 }
@@ -126,7 +126,7 @@ const operationSchema: JSONSchemaType<OperationSpec> = {
     method: { type: 'string', enum: [...HTTP_METHODS], description: 'HTTP method.' },
     path: {
       type: 'string',
-      pattern: '^(/([A-Za-z0-9._~!$&\'()*+,;=:@-]+|\\{[A-Za-z_][A-Za-z0-9_]*\\}))+/?$|^/$',
+      pattern: '^(/([A-Za-z0-9._~!$&\'()*+,;=:@-]|\\{[A-Za-z_][A-Za-z0-9_]*\\})+)+/?$|^/$',
       description: 'Path template below the version prefix.',
     },
   },

@@ -25,11 +25,11 @@ const gateway = createGateway({
   metrics: createGatewayMetrics({ defaultMetrics: true }),
   resolveSecret: (name) => env[name],
 });
-const servers = await listenGateway({
-  gateway,
-  host: env.GATEWAY_HOST ?? '0.0.0.0',
-  port: Number(env.GATEWAY_PORT ?? 8080),
-  statusPort: Number(env.GATEWAY_STATUS_PORT ?? 8081),
+const port = Number(env.GATEWAY_PORT ?? 8080);
+const statusPort = Number(env.GATEWAY_STATUS_PORT ?? 8081);
+const servers = await listenGateway({ gateway, host: env.GATEWAY_HOST ?? '0.0.0.0', port, statusPort }).catch((error: NodeJS.ErrnoException) => {
+  logger.error('gateway could not listen', { port, statusPort, code: error.code, error: error.message });
+  process.exit(1);
 });
 logger.info('gateway listening', { traffic: servers.trafficUrl, status: servers.statusUrl });
 

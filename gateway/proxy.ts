@@ -96,7 +96,27 @@ export interface ForwarderOptions {
   agent?: Agent;
 }
 
-function responseHeaders(proxyRes: IncomingMessage, requestId: string, dropLength: boolean): string[] {
+/**
+ * Maps a `Location` that points into the upstream's base URL onto the gateway's path for the
+ * same version (as nginx's proxy_redirect does), so clients never learn the upstream address.
+ */
+export function rewriteLocation(value: string, route: Pick<CompiledVersion, 'api' | 'major' | 'target'>): string {
+  const { target } = route;
+  let path = value;
+  if (/^https?:\/\//i.test(value)) {
+    const origin = `${target.protocol}//${target.host}`;
+    if (!value.toLowerCase().startsWith(origin.toLowerCase())) return value;
+    path = value.slice(origin.length);
+  } else if (!value.startsWith('/')) {
+    return value;
+  }
+  const base = target.path;
+  if (path !== base && !path.startsWith(`${base}/`) && !path.startsWith(`${base}?`)) return value;
+  const rest = path.slice(base.length);
+  return `/${route.api}/v${route.major}${rest.startsWith('/') ? rest : `/${rest}`}`;
+}
+
+function responseHeaders(proxyRes: IncomingMessage, requestId: string, dropLength: boolean, route: CompiledVersion): string[] {
   const raw = proxyRes.rawHeaders;
   const listed = proxyRes.headers.connection;
   const connectionListed = listed === undefined ? undefined : new Set(listed.toLowerCase().split(',').map((t) => t.trim()));
@@ -105,7 +125,7 @@ function responseHeaders(proxyRes: IncomingMessage, requestId: string, dropLengt
     const name = raw[i]!.toLowerCase();
     if (DROPPED_RESPONSE_HEADERS.has(name) || connectionListed?.has(name) === true || name === 'x-request-id') continue;
     if (dropLength && name === 'content-length') continue;
-    out.push(raw[i]!, raw[i + 1]!);
+    out.push(raw[i]!, name === 'location' || name === 'content-location' ? rewriteLocation(raw[i + 1]!, route) : raw[i + 1]!);
   }
   out.push('x-request-id', requestId);
   return out;
@@ -155,7 +175,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       if (!proxyRes.complete) res.destroy();
     });
     if (!route.adapter.inspects(status, proxyRes.headers)) {
-      res.writeHead(status, proxyRes.statusMessage, responseHeaders(proxyRes, ctx.requestId, false));
+      res.writeHead(status, proxyRes.statusMessage, responseHeaders(proxyRes, ctx.requestId, false, route));
       proxyRes.pipe(res);
       return;
     }
@@ -185,7 +205,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         return;
       }
       const out = mapped.kind === 'replace' ? mapped.body : body;
-      const headers = responseHeaders(proxyRes, ctx.requestId, true);
+      const headers = responseHeaders(proxyRes, ctx.requestId, true, route);
       headers.push('content-length', String(out.length));
       res.writeHead(status, proxyRes.statusMessage, headers);
       res.end(out);

@@ -3,7 +3,7 @@
  * then `{rest}` → one of the version's declared operations. Exact segment matches only, so
  * `/orders/v1x/…` never reaches `/orders/v1/…`.
  */
-import type { HttpMethod, OperationSpec, VersionStatus } from '../contracts/index.js';
+import { HTTP_METHODS, type HttpMethod, type OperationSpec, type VersionStatus } from '../contracts/index.js';
 import type { PolicyHandler } from '../policies/index.js';
 import type { RouteMetrics } from './metrics.js';
 import type { UpstreamAdapter } from './upstreams/index.js';
@@ -103,12 +103,18 @@ export function compileOperations(operations: readonly OperationSpec[]): (method
       const names: string[] = [];
       const source = op.path
         .split('/')
-        .map((segment) => {
-          const param = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(segment);
-          if (param === null) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-          names.push(param[1]!);
-          return '([^/]+)';
-        })
+        .map((segment) =>
+          // `{name}` may be a whole segment or part of one (`{id}.json`).
+          segment
+            .split(/(\{[A-Za-z_][A-Za-z0-9_]*\})/)
+            .map((part) => {
+              const param = /^\{([A-Za-z_][A-Za-z0-9_]*)\}$/.exec(part);
+              if (param === null) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+              names.push(param[1]!);
+              return '([^/]+?)';
+            })
+            .join(''),
+        )
         .join('/');
       route = { pattern: new RegExp(`^${source}$`), names, byMethod: new Map() };
       templateByPath.set(op.path, route);
@@ -117,7 +123,12 @@ export function compileOperations(operations: readonly OperationSpec[]): (method
     route.byMethod.set(op.method, op.id);
   }
 
-  const allowOf = (byMethod: Map<string, string>): string => [...byMethod.keys()].join(', ');
+  // RFC 9110 §9.3.2: HEAD is allowed wherever GET is, as the same operation.
+  for (const byMethod of [...exact.values(), ...templates.map((t) => t.byMethod)]) {
+    const get = byMethod.get('GET');
+    if (get !== undefined && !byMethod.has('HEAD')) byMethod.set('HEAD', get);
+  }
+  const allowOf = (byMethod: Map<string, string>): string => HTTP_METHODS.filter((m) => byMethod.has(m)).join(', ');
   return function matchOperation(method, path) {
     const queryAt = path.indexOf('?');
     const bare = queryAt === -1 ? path : path.slice(0, queryAt);

@@ -71,7 +71,14 @@ export async function listenGateway(options: ListenOptions): Promise<GatewayServ
   traffic.on('clientError', onClientError);
   const status = createServer(options.gateway.statusApp);
   const trafficUrl = await listen(traffic, options.port ?? 0, host);
-  const statusUrl = await listen(status, options.statusPort ?? 0, host);
+  let statusUrl: string;
+  try {
+    statusUrl = await listen(status, options.statusPort ?? 0, host);
+  } catch (error) {
+    // Leave nothing half-open: the caller sees one failure and no listener.
+    await new Promise((resolve) => traffic.close(resolve));
+    throw error;
+  }
   return {
     trafficUrl,
     statusUrl,

@@ -171,9 +171,9 @@ export const DEMO_EXAMPLES: readonly DemoExample[] = [
     args: [...CURL, '-X', 'DELETE', `${GW}/crm/v1/sobjects/Account/001Dn0000000001IAA`],
     expect: {
       status: 405,
-      contains: ['HTTP/1.1 405 Method Not Allowed', 'allow: GET, PATCH', '"code":"route.method_not_allowed"'],
+      contains: ['HTTP/1.1 405 Method Not Allowed', 'allow: GET, HEAD, PATCH', '"code":"route.method_not_allowed"'],
       excerpt:
-        'HTTP/1.1 405 Method Not Allowed\nallow: GET, PATCH\ncontent-type: application/problem+json\n' +
+        'HTTP/1.1 405 Method Not Allowed\nallow: GET, HEAD, PATCH\ncontent-type: application/problem+json\n' +
         '{"type":"https://gatehouse.dev/problems/route.method_not_allowed","title":"Method not allowed on this route","status":405,' +
         '"detail":"DELETE is not declared for this path.","code":"route.method_not_allowed","traceId":"…"}',
     },

@@ -59,6 +59,10 @@ export function odooProblem(name: string, message: string, status: number): Gate
     case 'BadRequest':
     case 'UnsupportedMediaType':
       return new GatewayError('upstream.validation_failed', message, { extensions: { upstream } });
+    // Odoo answers a bad domain, field or value with a bare ValueError (HTTP 500): the
+    // caller's mistake, and its message says which.
+    case 'ValueError':
+      return new GatewayError('upstream.validation_failed', message, { status: 422, extensions: { upstream } });
     case 'LockError':
     case 'SerializationFailure':
       return new GatewayError('upstream.conflict', message, { extensions: { upstream } });

@@ -29,7 +29,9 @@ const schema: JSONSchemaType<OdooJsonRpcSettings> = {
   additionalProperties: false,
 };
 
-const EXECUTE_METHODS = new Set(['execute_kw', 'execute']);
+// `execute` (positional arguments) is refused: one argument layout to read means no way to
+// hide written fields from the ownership and field rules.
+const EXECUTE_METHODS = new Set(['execute_kw']);
 
 interface RpcCall {
   model: string;

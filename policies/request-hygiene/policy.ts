@@ -19,7 +19,10 @@ const AMBIGUOUS_PATH =
 /** In the query only raw controls (Node refuses most already) and encoded NUL are refused. */
 const AMBIGUOUS_QUERY = /[\x00-\x20\x7f]|%00/;
 
-/** RFC 9110 §7.6.1 plus the de-facto ones; `host` is set by the proxy for the upstream. */
+/**
+ * Never forwarded: RFC 9110 §7.6.1 hop-by-hop headers plus the de-facto ones; `host` (the
+ * proxy sets the upstream's); and the caller's credentials.
+ */
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -33,6 +36,10 @@ const HOP_BY_HOP = new Set([
   'host',
   // Answered by this server (100-continue); never passed on.
   'expect',
+  // The caller's credentials are the gateway's to check; upstream adapters add their own.
+  'authorization',
+  'x-api-key',
+  'cookie',
 ]);
 
 /** Headers a client could use to claim an address, scheme or identity. */

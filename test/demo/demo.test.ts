@@ -162,7 +162,7 @@ const CHECKS: Record<string, (answer: CurlAnswer) => void> = {
     assert.match(String(problem.traceId), /^[0-9a-f]{32}$/);
   },
   'undeclared-method': ({ headers, body }) => {
-    assert.equal(headers.allow, 'GET, PATCH');
+    assert.equal(headers.allow, 'GET, HEAD, PATCH');
     assert.equal((JSON.parse(body) as { code: string }).code, 'route.method_not_allowed');
   },
   'undeclared-operation': ({ headers, body }) => {

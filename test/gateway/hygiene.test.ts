@@ -113,7 +113,7 @@ describe('request hygiene', () => {
     assertProblem(await rawRequest(gw.url, 'GET /shop/v1/orders HTTP/1.1'), 404, 'route.not_found');
     const wrongMethod = await rawRequest(gw.url, 'DELETE /shop/v1/items HTTP/1.1');
     assertProblem(wrongMethod, 405, 'route.method_not_allowed');
-    assert.equal(wrongMethod.headers.allow, 'GET, POST');
+    assert.equal(wrongMethod.headers.allow, 'GET, HEAD, POST');
     assert.equal(upstream.seen.length, 0);
   });
 

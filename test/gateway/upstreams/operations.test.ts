@@ -200,33 +200,10 @@ describe('odoo-jsonrpc extractOperation', () => {
     });
   });
 
-  it(
-    'object.execute (arguments positional after the method) is read as such',
-    { todo: 'odoo-jsonrpc readCall treats execute like execute_kw: args[5] as the arg list and args[6] as kwargs, so written fields are lost' },
-    () => {
-      const execute = (model: string, method: string, ...rest: unknown[]): unknown => ({
-        jsonrpc: '2.0',
-        method: 'call',
-        params: { service: 'object', method: 'execute', args: ['x', 0, 'nope', model, method, ...rest] },
-      });
-      assert.deepStrictEqual(op(execute('res.partner', 'write', [10], { phone: '+32 1' })), {
-        system: 'odoo',
-        entity: 'res.partner',
-        action: 'update',
-        method: 'write',
-        fields: ['phone'],
-        ids: [10],
-      });
-      assert.deepStrictEqual(op(execute('res.partner', 'create', { name: 'Acme' })), {
-        system: 'odoo',
-        entity: 'res.partner',
-        action: 'create',
-        method: 'create',
-        fields: ['name'],
-        ids: [],
-      });
-    },
-  );
+  it('object.execute (positional arguments) is not read as execute_kw: it is anonymous, and the gateway refuses it', () => {
+    const execute = { jsonrpc: '2.0', method: 'call', params: { service: 'object', method: 'execute', args: ['x', 0, 'nope', 'res.partner', 'write', [10], { phone: '+32 1' }] } };
+    assert.deepStrictEqual(op(execute), { system: 'odoo', entity: '', action: 'call', fields: [], ids: [] });
+  });
 
   it('anything that is not object.execute_kw is an anonymous call', () => {
     const authenticate = { jsonrpc: '2.0', method: 'call', params: { service: 'common', method: 'authenticate', args: ['retail', 'admin', 'pw', {}] } };

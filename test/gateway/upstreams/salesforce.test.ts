@@ -99,7 +99,8 @@ describe('Salesforce adapter through the gateway', () => {
     assert.equal(created.status, 201, created.text);
     const id = (created.json as { id: string }).id;
     assert.deepStrictEqual(created.json, { id, success: true, errors: [] });
-    assert.equal(created.headers.get('location'), `${API_PATH}/sobjects/Account/${id}`);
+    // The upstream's Location is mapped onto the gateway path (the upstream address stays hidden).
+    assert.equal(created.headers.get('location'), `/crm/v1/sobjects/Account/${id}`);
 
     const updated = await client.send('PATCH', `/crm/v1/sobjects/Account/${id}`, { json: { Phone: '+32 9 555 00 00' } });
     assert.equal(updated.status, 204);

@@ -1,0 +1,57 @@
+/** The access log's hand-written serializer must match JSON.stringify exactly, whatever the values. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { captureLines } from '../support/gateway-harness.js';
+import { createAccessLog, serializeAccessRecord } from '../../gateway/logging.js';
+import type { AccessRecord } from '../../policies/index.js';
+
+const base: AccessRecord = {
+  time: '2026-11-26T10:00:00.000Z',
+  traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+  requestId: '00f067aa0ba902b7',
+  api: 'erp-sales',
+  version: '1.0.0',
+  operation: 'searchSaleOrders',
+  method: 'POST',
+  path: '/erp-sales/v1/sale.order/search_read?x=1',
+  status: 200,
+  decision: 'allow',
+  latencyMs: 1.234,
+  upstreamLatencyMs: 0.5,
+  upstreamStatus: 200,
+  consumer: null,
+  subject: null,
+  clientAddress: '127.0.0.1',
+  snapshotHash: 'a'.repeat(64),
+  aborted: false,
+};
+
+describe('access log', () => {
+  it('serializes exactly like JSON.stringify, escapes included', () => {
+    const tricky = ['plain', 'quote " inside', 'back\\slash', 'tab\tnew\nline', 'nul\u0000', 'é ü ✓ 🛒', 'lone \ud800 surrogate', '\u007f', ''];
+    for (const text of tricky) {
+      for (const record of [
+        { ...base, path: text },
+        { ...base, consumer: text, subject: text, api: null, version: null, operation: null, upstreamLatencyMs: null, upstreamStatus: null, aborted: true },
+      ]) {
+        assert.equal(serializeAccessRecord(record), JSON.stringify(record));
+      }
+    }
+  });
+
+  it('writes one JSON line per record, batched, and everything pending on flush', async () => {
+    const out = captureLines();
+    const log = createAccessLog({ stream: out.stream, flushIntervalMs: 10_000 });
+    for (let i = 0; i < 5; i++) log.write({ ...base, status: 200 + i });
+    assert.equal(out.lines().length, 0, 'held until the batch is written');
+    log.flush();
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(out.lines().map((l) => (JSON.parse(l) as AccessRecord).status), [200, 201, 202, 203, 204]);
+    const batched = createAccessLog({ stream: out.stream, batchSize: 3, flushIntervalMs: 10_000 });
+    for (let i = 0; i < 3; i++) batched.write(base);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(out.lines().length, 8, 'a full batch is written at once');
+    await batched.close();
+    await log.close();
+  });
+});
