@@ -36,6 +36,8 @@ export interface RequestContext {
   readonly receivedAt: number;
   /** Monotonic start (ms, `performance.now()` scale) for latency. */
   readonly startedAt: number;
+  /** Request target as received (path and query), before any rewriting. */
+  readonly path: string;
   /** Hash of the snapshot this request runs on, start to finish. */
   readonly snapshotHash: string;
   /** The client's address: the peer, or what a trusted proxy said. */

@@ -18,6 +18,7 @@ import {
   type AccessLog,
   type AnyPolicyDefinition,
   type Clock,
+  type EndHook,
   type Logger,
   type PolicyHandler,
 } from '../policies/index.js';
@@ -139,6 +140,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       traceFlags: trace.flags,
       receivedAt: clock.now(),
       startedAt: performance.now(),
+      path: req.url ?? '/',
       snapshotHash: snapshot.hash,
       clientAddress: req.socket.remoteAddress ?? '',
       upstreamPath: '/',
@@ -155,6 +157,16 @@ export function createGateway(options: GatewayOptions): Gateway {
       upstreamStatus: undefined,
       upstreamLatencyMs: undefined,
     };
+  }
+
+  function runEndHooks(hooks: readonly EndHook[], req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void {
+    for (let i = 0; i < hooks.length; i++) {
+      try {
+        hooks[i]!(req, res, ctx);
+      } catch (error) {
+        logger.error('end hook failed', { traceId: ctx.traceId, error: (error as Error).message });
+      }
+    }
   }
 
   function fail(res: ServerResponse, ctx: RequestContext, error: unknown): void {
@@ -235,11 +247,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     const ctx = newContext(req, snapshot);
     const state: RequestState = { snapshot, version: undefined };
-    res.on('close', function observe() {
+    // One listener per request does everything that happens at the end.
+    res.on('close', function endExchange() {
       forwarder.release(req, res);
-      const routeMetrics = state.version?.metrics ?? unmatchedMetrics;
+      const version = state.version;
       const upstream = ctx.upstreamLatencyMs === undefined ? undefined : ctx.upstreamLatencyMs / 1000;
-      routeMetrics.observe(res.headersSent ? res.statusCode : 499, (performance.now() - ctx.startedAt) / 1000, upstream);
+      (version?.metrics ?? unmatchedMetrics).observe(res.headersSent ? res.statusCode : 499, (performance.now() - ctx.startedAt) / 1000, upstream);
+      if (version !== undefined) runEndHooks(version.endHooks, req, res, ctx);
+      runEndHooks(snapshot.gatewayEndHooks, req, res, ctx);
     });
     const terminal = (rq: IncomingMessage, rs: ServerResponse, cx: RequestContext): void | Promise<void> => route(rq, rs, cx, state);
     try {

@@ -4,7 +4,7 @@
  * `/orders/v1x/…` never reaches `/orders/v1/…`.
  */
 import { HTTP_METHODS, type HttpMethod, type OperationSpec, type VersionStatus } from '../contracts/index.js';
-import type { PolicyHandler } from '../policies/index.js';
+import type { EndHook, PolicyHandler } from '../policies/index.js';
 import type { RouteMetrics } from './metrics.js';
 import type { UpstreamAdapter } from './upstreams/index.js';
 
@@ -27,6 +27,7 @@ export interface CompiledVersion {
   readonly connectTimeoutMs: number;
   readonly responseTimeoutMs: number;
   readonly handlers: readonly PolicyHandler[];
+  readonly endHooks: readonly EndHook[];
   /** The adapter or a policy reads the body, so it is buffered once after routing. */
   readonly needsBody: boolean;
   readonly metrics: RouteMetrics;

@@ -65,6 +65,15 @@ export type PolicyResponse = ServerResponse;
  */
 export type PolicyHandler = (req: PolicyRequest, res: PolicyResponse, ctx: RequestContext) => void | Promise<void>;
 
+/**
+ * Runs once when the exchange closes, answered or abandoned, with the final status on `res`
+ * (`res.writableFinished` false when the client left). Must not throw or do I/O inline.
+ */
+export type EndHook = (req: PolicyRequest, res: PolicyResponse, ctx: RequestContext) => void;
+
+/** What `create` returns: a request handler, or hooks when the policy also acts at the end. */
+export type PolicyInstance = PolicyHandler | { handle?: PolicyHandler; onEnd?: EndHook };
+
 /** Policies above this priority run on every request before routing (gateway stage); below, per API version. */
 export const ROUTER_PRIORITY = 5000;
 
@@ -77,8 +86,8 @@ export interface PolicyDefinition<Config> {
   readonly schema: JSONSchemaType<Config>;
   /** The policy reads the buffered request body (`ctx.body`). */
   readonly needsBody?: boolean;
-  /** Builds the handler once per snapshot from validated config. */
-  create(config: Config, deps: PolicyDeps): PolicyHandler;
+  /** Builds the handler (and/or end hook) once per snapshot from validated config. */
+  create(config: Config, deps: PolicyDeps): PolicyInstance;
 }
 
 /** A definition whose config type is erased, for registries and the pipeline builder. */
@@ -87,7 +96,7 @@ export interface AnyPolicyDefinition {
   readonly priority: number;
   readonly schema: object;
   readonly needsBody?: boolean;
-  create(config: any, deps: PolicyDeps): PolicyHandler;
+  create(config: any, deps: PolicyDeps): PolicyInstance;
 }
 
 /**

@@ -9,6 +9,7 @@ import { SnapshotCompileError } from './errors.js';
 import {
   ROUTER_PRIORITY,
   type AnyPolicyDefinition,
+  type EndHook,
   type PolicyDeps,
   type PolicyHandler,
   type PolicyRequest,
@@ -41,7 +42,8 @@ export function createPolicyRegistry(definitions: readonly AnyPolicyDefinition[]
 export interface CompiledPolicy {
   readonly name: string;
   readonly priority: number;
-  readonly handle: PolicyHandler;
+  readonly handle: PolicyHandler | undefined;
+  readonly onEnd: EndHook | undefined;
   readonly needsBody: boolean;
 }
 
@@ -100,10 +102,12 @@ export function buildPipeline(options: BuildPipelineOptions): CompiledPolicy[] {
       continue;
     }
     try {
+      const instance = definition.create(config, deps);
       compiled.push({
         name: definition.name,
         priority: definition.priority,
-        handle: definition.create(config, deps),
+        handle: typeof instance === 'function' ? instance : instance.handle,
+        onEnd: typeof instance === 'function' ? undefined : instance.onEnd,
         needsBody: definition.needsBody === true,
       });
     } catch (error) {
@@ -112,6 +116,16 @@ export function buildPipeline(options: BuildPipelineOptions): CompiledPolicy[] {
   }
   if (problems.length > 0) throw new SnapshotCompileError(problems);
   return compiled.sort((a, b) => b.priority - a.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The request handlers of a compiled pipeline, in order. */
+export function handlersOf(policies: readonly CompiledPolicy[]): PolicyHandler[] {
+  return policies.flatMap((p) => (p.handle === undefined ? [] : [p.handle]));
+}
+
+/** The end hooks of a compiled pipeline, in order. */
+export function endHooksOf(policies: readonly CompiledPolicy[]): EndHook[] {
+  return policies.flatMap((p) => (p.onEnd === undefined ? [] : [p.onEnd]));
 }
 
 /** The last step of a pipeline: the proxy (or, later, the async delivery queue). */

@@ -13,7 +13,10 @@ import {
 } from '../../contracts/index.js';
 import {
   buildPipeline,
+  endHooksOf,
+  handlersOf,
   SnapshotCompileError,
+  type EndHook,
   type PolicyDeps,
   type PolicyHandler,
   type PolicyRegistry,
@@ -31,6 +34,8 @@ export interface CompiledSnapshot {
   readonly hash: string;
   readonly generatedAt: string;
   readonly gatewayHandlers: readonly PolicyHandler[];
+  /** End hooks of gateway-wide policies, run once per request when it closes. */
+  readonly gatewayEndHooks: readonly EndHook[];
   readonly router: Router;
   readonly consumers: ReadonlyMap<string, ConsumerSpec>;
 }
@@ -92,7 +97,7 @@ export function compileSnapshot(text: string, env: CompileEnv): CompiledSnapshot
     }
   };
 
-  const gatewayHandlers = collect(() =>
+  const gatewayPolicies = collect(() =>
     buildPipeline({
       bindings: snapshot.gateway.policies,
       registry: env.registry,
@@ -101,7 +106,7 @@ export function compileSnapshot(text: string, env: CompileEnv): CompiledSnapshot
       stage: 'gateway',
       always: env.always,
       where: 'gateway',
-    }).map((p) => p.handle),
+    }),
   );
 
   const versions: CompiledVersion[] = [];
@@ -160,7 +165,8 @@ export function compileSnapshot(text: string, env: CompileEnv): CompiledSnapshot
         target: toProxyTarget(spec.upstream.baseUrl),
         connectTimeoutMs: spec.upstream.connectTimeoutMs,
         responseTimeoutMs: spec.upstream.responseTimeoutMs,
-        handlers: policies.map((p) => p.handle),
+        handlers: handlersOf(policies),
+        endHooks: endHooksOf(policies),
         needsBody: adapter.needsBody || policies.some((p) => p.needsBody),
         metrics: createRouteMetrics(env.metrics, api.slug, spec.version),
         matchOperation: compileOperations(spec.operations),
@@ -174,6 +180,13 @@ export function compileSnapshot(text: string, env: CompileEnv): CompiledSnapshot
     consumers.set(consumer.id, consumer);
   }
 
-  if (problems.length > 0 || gatewayHandlers === undefined) throw new SnapshotCompileError(problems);
-  return { hash: snapshot.hash, generatedAt: snapshot.generatedAt, gatewayHandlers, router: createRouter(versions), consumers };
+  if (problems.length > 0 || gatewayPolicies === undefined) throw new SnapshotCompileError(problems);
+  return {
+    hash: snapshot.hash,
+    generatedAt: snapshot.generatedAt,
+    gatewayHandlers: handlersOf(gatewayPolicies),
+    gatewayEndHooks: endHooksOf(gatewayPolicies),
+    router: createRouter(versions),
+    consumers,
+  };
 }

@@ -1,5 +1,5 @@
 /**
- * @module `access-record`: one record per request, written when the exchange closes, so
+ * @module `access-record`: one record per request, written by an end hook when the exchange closes, so
  * rejections, upstream failures and client aborts are all recorded. Runs first (priority
  * 10000). Never records a header value or a sensitive query value.
  */
@@ -48,10 +48,9 @@ export const accessRecordPolicy = definePolicy<AccessRecordConfig>({
     const { accessLog } = deps;
     const isoTime = createIsoClock();
 
-    return function accessRecord(req, res, ctx) {
-      const url = req.url ?? '';
-      res.on('close', function writeAccessRecord() {
-        const finished = res.writableFinished;
+    return {
+      onEnd: function writeAccessRecord(req, res, ctx) {
+        const url = ctx.path;
         const record: AccessRecord = {
           time: isoTime(ctx.receivedAt),
           traceId: ctx.traceId,
@@ -70,10 +69,10 @@ export const accessRecordPolicy = definePolicy<AccessRecordConfig>({
           subject: ctx.subject ?? null,
           clientAddress: ctx.clientAddress,
           snapshotHash: ctx.snapshotHash,
-          aborted: !finished,
+          aborted: !res.writableFinished,
         };
         accessLog.write(record);
-      });
+      },
     };
   },
 });

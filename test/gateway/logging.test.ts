@@ -55,3 +55,16 @@ describe('access log', () => {
     await log.close();
   });
 });
+
+describe('access log buffer', () => {
+  it('writes when the buffer fills and writes an oversize line on its own', async () => {
+    const out = captureLines();
+    const log = createAccessLog({ stream: out.stream, bufferBytes: 2048, flushIntervalMs: 10_000 });
+    for (let i = 0; i < 6; i++) log.write({ ...base, status: 300 + i });
+    log.write({ ...base, path: `/x?q=${'y'.repeat(3000)}` });
+    await log.close();
+    const statuses = out.lines().map((l) => (JSON.parse(l) as AccessRecord).status);
+    assert.equal(statuses.length, 7);
+    assert.deepEqual(statuses.slice(0, 6), [300, 301, 302, 303, 304, 305]);
+  });
+});

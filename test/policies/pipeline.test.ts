@@ -9,6 +9,7 @@ import type { JSONSchemaType } from 'ajv';
 import { createSnapshotAjv } from '../../gateway/snapshot/compile.js';
 import {
   buildPipeline,
+  handlersOf,
   createPolicyRegistry,
   definePolicy,
   runPipeline,
@@ -68,7 +69,7 @@ describe('buildPipeline', () => {
     const compiled = buildPipeline({ bindings, registry, deps, ajv: createSnapshotAjv(), stage: 'route', where: 'test' });
     assert.deepEqual(compiled.map((p) => p.name), ['auth', 'alpha', 'limits', 'cache']);
     trail.length = 0;
-    const handlers = compiled.map((p) => p.handle);
+    const handlers = handlersOf(compiled);
     const terminal: PolicyHandler = () => {
       trail.push('proxy');
     };
