@@ -32,6 +32,8 @@ export interface RequestContext {
   /** The gateway's own span id, sent upstream as the parent id. */
   readonly spanId: string;
   readonly traceFlags: string;
+  /** The caller's span id from a valid `traceparent`; absent when the gateway started the trace. */
+  readonly parentSpanId: string | undefined;
   /** Wall-clock receipt time (ms since epoch) from the injected clock. */
   readonly receivedAt: number;
   /** Monotonic start (ms, `performance.now()` scale) for latency. */

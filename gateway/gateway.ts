@@ -138,6 +138,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       traceId: trace.traceId,
       spanId,
       traceFlags: trace.flags,
+      parentSpanId: trace.parentId,
       receivedAt: clock.now(),
       startedAt: performance.now(),
       path: req.url ?? '/',
@@ -173,12 +174,14 @@ export function createGateway(options: GatewayOptions): Gateway {
     renderProblem(res, toGatewayError(error, logger, ctx), ctx);
   }
 
-  /** Adds trace context and request id for the upstream, then hands over to the proxy. */
+  /** Adds trace context for the upstream, then hands over to the proxy. */
   function forward(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, route: CompiledVersion): void | Promise<void> {
     const headers = ctx.upstreamHeaders;
     headers.traceparent = formatTraceparent(ctx.traceId, ctx.spanId, ctx.traceFlags);
-    if (req.headers.tracestate === undefined || headers.traceparent === undefined) delete headers.tracestate;
-    headers['x-request-id'] = ctx.requestId;
+    // The parent id in traceparent is the request id the client sees in X-Request-Id, so the
+    // upstream can correlate without a header of its own.
+    // W3C Trace Context §3.3: tracestate travels only with the traceparent it belongs to.
+    if (ctx.parentSpanId === undefined && headers.tracestate !== undefined) delete headers.tracestate;
     const prepared = route.adapter.prepare(ctx, req.method ?? 'GET');
     if (prepared === undefined) {
       forwarder.forward(req, res, ctx, route);

@@ -65,9 +65,9 @@ export interface AccessLogOptions {
   stream?: Writable;
   /** Longest a record waits before it is written, ms (default 50). */
   flushIntervalMs?: number;
-  /** Records per write at most (default 512): a full batch is written at once. */
+  /** Records per write at most (default 256): a full batch is written at once. */
   batchSize?: number;
-  /** Size of the line buffer (default 512 KiB); a full buffer is written at once. */
+  /** Size of the line buffer (default 64 KiB); a full buffer is written at once. */
   bufferBytes?: number;
 }
 
@@ -101,10 +101,11 @@ export function createAccessLog(options: AccessLogOptions = {}): ClosableAccessL
     transports: [transport],
   });
   const flushIntervalMs = options.flushIntervalMs ?? 50;
-  const batchSize = options.batchSize ?? 512;
+  const batchSize = options.batchSize ?? 256;
   // Lines are encoded straight into an off-heap buffer: a record's string dies young instead
   // of waiting for the flush on the JS heap (where it measured as +4 µs/request of GC).
-  const chunk = Buffer.allocUnsafe(options.bufferBytes ?? 512 * 1024);
+  // Small enough to stay cache-resident: a 512 KiB buffer measured slower under load.
+  const chunk = Buffer.allocUnsafe(options.bufferBytes ?? 64 * 1024);
   let offset = 0;
   let count = 0;
   let timer: NodeJS.Timeout | undefined;

@@ -135,8 +135,6 @@ export const requestHygienePolicy = definePolicy<RequestHygieneConfig>({
       ctx.clientAddress = fromTrustedProxy ? rightmostUntrusted(chain, trusted) ?? peer : peer;
       out['x-forwarded-for'] = chain === undefined ? peer : `${chain}, ${peer}`;
       if (!fromTrustedProxy || out['x-forwarded-proto'] === undefined) out['x-forwarded-proto'] = 'http';
-      const host = req.headers.host;
-      if (host !== undefined && (!fromTrustedProxy || out['x-forwarded-host'] === undefined)) out['x-forwarded-host'] = host;
       ctx.upstreamHeaders = out;
     };
   },
