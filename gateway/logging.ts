@@ -35,29 +35,6 @@ export function createAppLogger(options: AppLoggerOptions): winston.Logger & Log
   });
 }
 
-/** Characters that make a string need JSON escaping (quote, backslash, controls, lone surrogates). */
-const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
-
-function jsonString(value: string | null): string {
-  if (value === null) return 'null';
-  return NEEDS_ESCAPE.test(value) ? JSON.stringify(value) : `"${value}"`;
-}
-
-/**
- * The JSON line of an access record, byte-identical to `JSON.stringify(record)` (a test holds
- * it to that) at a third of the cost: the shape is fixed, and most values need no escaping.
- */
-export function serializeAccessRecord(r: AccessRecord): string {
-  return (
-    `{"time":${jsonString(r.time)},"traceId":${jsonString(r.traceId)},"requestId":${jsonString(r.requestId)},` +
-    `"api":${jsonString(r.api)},"version":${jsonString(r.version)},"operation":${jsonString(r.operation)},` +
-    `"method":${jsonString(r.method)},"path":${jsonString(r.path)},"status":${r.status},"decision":${jsonString(r.decision)},` +
-    `"latencyMs":${r.latencyMs},"upstreamLatencyMs":${r.upstreamLatencyMs},"upstreamStatus":${r.upstreamStatus},` +
-    `"consumer":${jsonString(r.consumer)},"subject":${jsonString(r.subject)},"clientAddress":${jsonString(r.clientAddress)},` +
-    `"snapshotHash":${jsonString(r.snapshotHash)},"aborted":${r.aborted}}`
-  );
-}
-
 export interface AccessLogOptions {
   /** File to append JSON lines to; stdout when absent or `-`. */
   file?: string;
@@ -123,7 +100,9 @@ export function createAccessLog(options: AccessLogOptions = {}): ClosableAccessL
 
   return {
     write(record: AccessRecord) {
-      const line = serializeAccessRecord(record);
+      // JSON.stringify builds one flat string, which the buffer write copies fastest; a
+      // hand-written template serializer measured slower once its cons-string was flattened.
+      const line = JSON.stringify(record);
       // UTF-8 takes at most 3 bytes per UTF-16 unit.
       if (offset + line.length * 3 + 1 > chunk.length) flush();
       if (line.length * 3 + 1 > chunk.length) {

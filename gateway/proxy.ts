@@ -58,6 +58,12 @@ class InflightList {
 }
 
 type ExchangeRequest = IncomingMessage & { [EXCHANGE]?: Exchange };
+type ExchangeMessage = IncomingMessage & { [EXCHANGE]?: Exchange };
+
+/** A response that dies half-way must not leave the client waiting for the rest. */
+function onUpstreamResponseClose(this: ExchangeMessage): void {
+  if (!this.complete) this[EXCHANGE]?.res.destroy();
+}
 
 /** Response headers never relayed (RFC 9110 §7.6.1) plus what would fingerprint the upstream. */
 const DROPPED_RESPONSE_HEADERS = new Set([
@@ -170,10 +176,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     settle(exchange);
     ctx.upstreamStatus = status;
     ctx.upstreamLatencyMs = Math.round((performance.now() - exchange.sentAt) * 1000) / 1000;
-    // A response that dies half-way must not leave the client waiting for the rest.
-    proxyRes.once('close', () => {
-      if (!proxyRes.complete) res.destroy();
-    });
+    (proxyRes as ExchangeMessage)[EXCHANGE] = exchange;
+    proxyRes.once('close', onUpstreamResponseClose);
     if (!route.adapter.inspects(status, proxyRes.headers)) {
       res.writeHead(status, proxyRes.statusMessage, responseHeaders(proxyRes, ctx.requestId, false, route));
       proxyRes.pipe(res);
@@ -313,9 +317,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         req.headers['content-length'] = String(ctx.body.length);
         delete req.headers['transfer-encoding'];
       }
-      middleware(req, res, (error?: unknown) => fail(req as ExchangeRequest, res, error)).catch((error: unknown) =>
-        fail(req as ExchangeRequest, res, error),
-      );
+      // hpm catches what its own steps throw and hands it to `next`; its promise never rejects.
+      void middleware(req, res, (error?: unknown) => fail(req as ExchangeRequest, res, error));
     },
     release(req, res) {
       const exchange = (req as ExchangeRequest)[EXCHANGE];
