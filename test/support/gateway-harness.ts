@@ -122,20 +122,17 @@ export async function startTestGateway(options: {
   };
 }
 
+/** An API with one published `1.0.0` version (gateway prefix `/{slug}/v1`). */
+export function singleVersionApi(
+  slug: string,
+  upstream: ApiSpec['versions'][number]['upstream'],
+  operations: ApiSpec['versions'][number]['operations'],
+  extra: Partial<ApiSpec['versions'][number]> = {},
+): ApiSpec {
+  return { slug, title: slug, versions: [{ version: '1.0.0', status: 'published', upstream, operations, policies: [], ...extra }] };
+}
+
 /** An `http` upstream version with the given operations, for routing and hygiene tests. */
 export function httpApi(slug: string, baseUrl: string, operations: ApiSpec['versions'][number]['operations'], extra: Partial<ApiSpec['versions'][number]> = {}): ApiSpec {
-  return {
-    slug,
-    title: slug,
-    versions: [
-      {
-        version: '1.0.0',
-        status: 'published',
-        upstream: { kind: 'http', baseUrl, connectTimeoutMs: 1000, responseTimeoutMs: 2000, settings: {} },
-        operations,
-        policies: [],
-        ...extra,
-      },
-    ],
-  };
+  return singleVersionApi(slug, { kind: 'http', baseUrl, connectTimeoutMs: 1000, responseTimeoutMs: 2000, settings: {} }, operations, extra);
 }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { PROBLEM_CODES, PROBLEM_TYPE_BASE, type ApiSpec, type OperationSpec, type Problem, type ProblemCode, type UpstreamKind } from '../../../contracts/index.js';
 import type { Logger } from '../../../policies/index.js';
 import type { AdapterEnv } from '../../../gateway/upstreams/index.js';
-import type { TestGateway } from '../../support/gateway-harness.js';
+import { singleVersionApi, type TestGateway } from '../../support/gateway-harness.js';
 
 /** The caller's own credential: must never reach an upstream. */
 export const CALLER_AUTHORIZATION = 'Bearer caller-secret';
@@ -32,19 +32,7 @@ export function upstreamApi(
   settings: Record<string, unknown>,
   operations: OperationSpec[],
 ): ApiSpec {
-  return {
-    slug,
-    title: slug,
-    versions: [
-      {
-        version: '1.0.0',
-        status: 'published',
-        upstream: { kind, baseUrl, connectTimeoutMs: 1000, responseTimeoutMs: 5000, settings },
-        operations,
-        policies: [],
-      },
-    ],
-  };
+  return singleVersionApi(slug, { kind, baseUrl, connectTimeoutMs: 1000, responseTimeoutMs: 5000, settings }, operations);
 }
 
 export interface Answer {
