@@ -57,6 +57,8 @@ export interface RequestContext {
   operation: BusinessOperation | undefined;
   /** Buffered request body, when the route needs it (adapter or policy). */
   body: Buffer | undefined;
+  /** The buffered body parsed once, when it is JSON; policies and adapters share it. */
+  json: unknown;
   /** `allow` or the problem code the gateway answered with. */
   decision: string;
   upstreamStatus: number | undefined;

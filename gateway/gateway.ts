@@ -154,6 +154,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       scopes: undefined,
       operation: undefined,
       body: undefined,
+      json: undefined,
       decision: 'allow',
       upstreamStatus: undefined,
       upstreamLatencyMs: undefined,
@@ -177,9 +178,9 @@ export function createGateway(options: GatewayOptions): Gateway {
   /** Adds trace context for the upstream, then hands over to the proxy. */
   function forward(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, route: CompiledVersion): void | Promise<void> {
     const headers = ctx.upstreamHeaders;
+    // Our span id is both the parent id the upstream sees and the X-Request-Id the client sees,
+    // so the two correlate without another header.
     headers.traceparent = formatTraceparent(ctx.traceId, ctx.spanId, ctx.traceFlags);
-    // The parent id in traceparent is the request id the client sees in X-Request-Id, so the
-    // upstream can correlate without a header of its own.
     // W3C Trace Context §3.3: tracestate travels only with the traceparent it belongs to.
     if (ctx.parentSpanId === undefined && headers.tracestate !== undefined) delete headers.tracestate;
     const prepared = route.adapter.prepare(ctx, req.method ?? 'GET');
@@ -222,21 +223,21 @@ export function createGateway(options: GatewayOptions): Gateway {
     ctx.upstreamPath = rest;
     const terminal = (rq: IncomingMessage, rs: ServerResponse, cx: RequestContext): void | Promise<void> => forward(rq, rs, cx, version);
     if (!version.needsBody || method === 'GET' || method === 'HEAD') {
-      if (version.needsBody) ctx.operation = version.adapter.extractOperation(method, rest, undefined);
+      // Only policies read the operation: a route without any skips the extraction.
+      if (version.handlers.length > 0) ctx.operation = version.adapter.extractOperation(method, rest, undefined);
       return runPipeline(version.handlers, terminal, req, res, ctx);
     }
     return readBody(req, maxBody).then((body) => {
       if (req.socket.destroyed) return undefined;
       ctx.body = body;
-      let parsed: unknown;
       if (body.length > 0 && /json/i.test(req.headers['content-type'] ?? '')) {
         try {
-          parsed = JSON.parse(body.toString('utf8'));
+          ctx.json = JSON.parse(body.toString('utf8'));
         } catch {
           throw new GatewayError('request.malformed_body', 'The request body is not valid JSON.');
         }
       }
-      ctx.operation = version.adapter.extractOperation(method, rest, parsed);
+      ctx.operation = version.adapter.extractOperation(method, rest, ctx.json);
       return runPipeline(version.handlers, terminal, req, res, ctx);
     });
   }

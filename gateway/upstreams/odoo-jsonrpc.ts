@@ -94,16 +94,19 @@ export const odooJsonRpcAdapter: AdapterFactory<OdooJsonRpcSettings> = {
       async prepare(ctx, method) {
         stripCallerCredentials(ctx.upstreamHeaders);
         if (method !== 'POST') return;
-        const body = tryParseJson(ctx.body);
+        // Parsed once by the gateway when the request said JSON; otherwise parsed here.
+        const body = ctx.json !== undefined ? ctx.json : tryParseJson(ctx.body);
         if (!isRecord(body)) throw new GatewayError('request.malformed_body', 'The body is not a JSON-RPC object.');
         if (readCall(body) === undefined) {
           throw new GatewayError('route.call_refused', 'Only object.execute_kw calls pass the gateway; it authenticates for you.');
         }
-        const params = body.params as { args: unknown[] };
-        params.args[0] = settings.database;
-        params.args[1] = await resolveUid();
-        params.args[2] = apiKey;
-        ctx.body = Buffer.from(JSON.stringify(body));
+        // Copies, so the parsed request other policies see never holds the credential.
+        const params = body.params as Record<string, unknown> & { args: unknown[] };
+        const args = [...params.args];
+        args[0] = settings.database;
+        args[1] = await resolveUid();
+        args[2] = apiKey;
+        ctx.body = Buffer.from(JSON.stringify({ ...body, params: { ...params, args } }));
         ctx.upstreamHeaders['content-length'] = String(ctx.body.length);
         delete ctx.upstreamHeaders['transfer-encoding'];
       },
