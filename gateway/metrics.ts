@@ -3,6 +3,7 @@
  * gateways in one process — tests — do not collide). Label values come only from the
  * snapshot (api slug, version) and status codes, so cardinality stays bounded.
  */
+import type { Agent } from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 
 export const UNMATCHED = '_unmatched';
@@ -19,6 +20,8 @@ export interface GatewayMetrics {
   readonly snapshotApplies: Counter;
   readonly snapshotRejections: Counter;
   readonly upstreamErrors: Counter<'api' | 'version' | 'code'>;
+  /** Sockets of the upstream agent by state, read at scrape time (see `watchAgent`). */
+  readonly upstreamSockets: Gauge<'state'>;
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -67,12 +70,29 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
       help: 'Snapshots rejected whole (the previous one kept serving).',
       registers,
     }),
+    upstreamSockets: new Gauge({
+      name: 'gatehouse_upstream_sockets',
+      help: 'Upstream keep-alive sockets: in use (active), idle (free), and requests queued for one (queued).',
+      labelNames: ['state'],
+      registers,
+    }),
     upstreamErrors: new Counter({
       name: 'gatehouse_upstream_errors_total',
       help: 'Upstream failures by problem code.',
       labelNames: ['api', 'version', 'code'],
       registers,
     }),
+  };
+}
+
+/** Reports an agent's sockets through `gatehouse_upstream_sockets` whenever metrics are read. */
+export function watchAgent(metrics: GatewayMetrics, agent: Agent): void {
+  const count = (pools: NodeJS.ReadOnlyDict<unknown[]>): number => Object.values(pools).reduce((n, list) => n + (list?.length ?? 0), 0);
+  const gauge = metrics.upstreamSockets;
+  (gauge as unknown as { collect: () => void }).collect = () => {
+    gauge.set({ state: 'active' }, count(agent.sockets));
+    gauge.set({ state: 'free' }, count(agent.freeSockets));
+    gauge.set({ state: 'queued' }, count(agent.requests));
   };
 }
 

@@ -12,7 +12,7 @@ import type { Socket } from 'node:net';
 import { createProxyMiddleware, type Plugin } from 'http-proxy-middleware';
 import type { RequestContext } from '../contracts/index.js';
 import { GatewayError, type Logger } from '../policies/index.js';
-import type { GatewayMetrics } from './metrics.js';
+import { watchAgent, type GatewayMetrics } from './metrics.js';
 import { renderProblem, toGatewayError } from './problem.js';
 import type { CompiledVersion } from './router.js';
 
@@ -147,6 +147,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   // Idle sockets are dropped after 4 s, before typical upstream keep-alive timeouts (5 s),
   // so a reused socket is rarely one the upstream is closing.
   const agent = options.agent ?? new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, timeout: 4000, scheduling: 'lifo' });
+  watchAgent(metrics, agent);
 
   function fail(req: ExchangeRequest, res: ServerResponse, error: unknown): void {
     const exchange = req[EXCHANGE];

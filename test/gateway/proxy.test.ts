@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import type { ApiSpec } from '../../contracts/index.js';
 import { buildSnapshot, httpApi, startTestGateway, type TestGateway } from '../support/gateway-harness.js';
 import { echo, startRecordingUpstream, type RecordingUpstream } from '../support/upstream.js';
 
@@ -22,6 +23,7 @@ describe('proxying', () => {
   let upstream: RecordingUpstream;
   let gw: TestGateway;
   let deadPort: number;
+  let apis: ApiSpec[];
 
   before(async () => {
     upstream = await startRecordingUpstream();
@@ -34,7 +36,7 @@ describe('proxying', () => {
     gw = await startTestGateway({
       secrets: { SHOP_TOKEN: 'PLANTED-upstream-token-91c2' },
       snapshot: buildSnapshot({
-        apis: [
+        apis: (apis = [
           httpApi('shop', upstream.url, ops, {
             upstream: {
               kind: 'http',
@@ -44,7 +46,7 @@ describe('proxying', () => {
             },
           }),
           httpApi('gone', `http://127.0.0.1:${deadPort}`, ops),
-        ],
+        ]),
       }),
     });
   });
@@ -79,6 +81,37 @@ describe('proxying', () => {
     // The gateway keeps working afterwards.
     upstream.behave(echo);
     assert.equal((await fetch(`${gw.url}/shop/v1/items`)).status, 200);
+  });
+
+  it('answers 504 upstream.timeout when the upstream accepts no connection within the connect timeout', async () => {
+    // A listener whose accept queue is full: the kernel drops further SYNs, so connect hangs.
+    const { spawn } = await import('node:child_process');
+    const python = spawn('python3', [
+      '-c',
+      'import socket,sys,time\ns=socket.socket();s.bind(("127.0.0.1",0));s.listen(0)\nprint(s.getsockname()[1],flush=True)\nfill=[]\nfor _ in range(4):\n  c=socket.socket();c.setblocking(False)\n  try: c.connect(("127.0.0.1",s.getsockname()[1]))\n  except BlockingIOError: pass\n  fill.append(c)\ntime.sleep(30)',
+    ]);
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        python.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+        python.once('error', reject);
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      const stuck = httpApi('stuck', `http://127.0.0.1:${port}`, [{ id: 'listItems', method: 'GET', path: '/items' }], {
+        upstream: { kind: 'http', baseUrl: `http://127.0.0.1:${port}`, connectTimeoutMs: 300, responseTimeoutMs: 5000, settings: {} },
+      });
+      await gw.source.push(JSON.stringify(buildSnapshot({ apis: [...apis, stuck], generatedAt: '2026-11-01T00:00:01.000Z' })));
+      const started = performance.now();
+      const response = await fetch(`${gw.url}/stuck/v1/items`, { signal: AbortSignal.timeout(5000) });
+      const elapsed = performance.now() - started;
+      assert.equal(response.status, 504);
+      const problem = (await response.json()) as { code: string; detail: string };
+      assert.equal(problem.code, 'upstream.timeout');
+      assert.match(problem.detail, /connection/);
+      assert.ok(elapsed >= 290 && elapsed < 1000, `answered after ${Math.round(elapsed)} ms for a 300 ms connect timeout`);
+    } finally {
+      python.kill();
+      await gw.source.push(JSON.stringify(buildSnapshot({ apis })));
+    }
   });
 
   it('honours a valid traceparent, forwards its own span as parent, and answers with a request id', async () => {
@@ -142,6 +175,11 @@ describe('proxying', () => {
     assert.ok(performance.now() - started < 150, 'the next POST does not wait behind abandoned upstream calls');
     const abortedRecords = await gw.waitForRecords(21);
     assert.ok(abortedRecords.filter((r) => r.aborted).length >= 20, 'each abandoned request is recorded as aborted');
+    // The abandoned upstream calls were destroyed, not left holding sockets until the
+    // upstream answered (200 ms later).
+    const metrics = await (await fetch(`${gw.statusUrl}/metrics`)).text();
+    assert.match(metrics, /gatehouse_upstream_sockets\{state="active"\} 0/);
+    assert.match(metrics, /gatehouse_upstream_sockets\{state="queued"\} 0/);
   });
 
   it('injects the upstream credential and never lets a planted caller credential travel or be logged', async () => {
