@@ -2,6 +2,7 @@
  * @module Listens for a gateway: the traffic port and the status port. Malformed requests that
  * Node's parser refuses still get a problem document, not Node's plain-text 400.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { PROBLEM_CODES, PROBLEM_TYPE_BASE, type ProblemCode } from '../contracts/index.js';
@@ -27,10 +28,13 @@ export interface ListenOptions {
 
 function clientErrorProblem(code: ProblemCode, detail: string): string {
   const { status, title } = PROBLEM_CODES[code];
-  const body = JSON.stringify({ type: PROBLEM_TYPE_BASE + code, title, status, detail, code, traceId: null });
+  // Never parsed, so never traced upstream: the ids are fresh, for the client's report.
+  const traceId = randomBytes(16).toString('hex');
+  const requestId = randomBytes(8).toString('hex');
+  const body = JSON.stringify({ type: PROBLEM_TYPE_BASE + code, title, status, detail, code, traceId });
   return (
     `HTTP/1.1 ${status} ${title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-    `Connection: close\r\n\r\n${body}`
+    `X-Request-Id: ${requestId}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`
   );
 }
 

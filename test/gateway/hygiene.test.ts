@@ -77,6 +77,8 @@ describe('request hygiene', () => {
       const response = await rawRequest(gw.url, `GET ${path} HTTP/1.1`);
       assert.equal(response.status, 400);
       assert.match(response.headers['content-type'] ?? '', /problem\+json/);
+      assert.match(response.headers['x-request-id'] ?? '', /^[0-9a-f]{16}$/);
+      assert.match((JSON.parse(response.body) as { traceId: string }).traceId, /^[0-9a-f]{32}$/);
     }
     assert.equal(upstream.seen.length, 0);
   });
