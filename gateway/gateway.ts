@@ -259,6 +259,9 @@ export function createGateway(options: GatewayOptions): Gateway {
       (version?.metrics ?? unmatchedMetrics).observe(res.headersSent ? res.statusCode : 499, (performance.now() - ctx.startedAt) / 1000, upstream);
       if (version !== undefined) runEndHooks(version.endHooks, req, res, ctx);
       runEndHooks(snapshot.gatewayEndHooks, req, res, ctx);
+      // The proxy's own listeners keep `res` reachable from the connection's last request
+      // until the next one: unhooking this closure lets the context go now.
+      res.off('close', endExchange);
     });
     const terminal = (rq: IncomingMessage, rs: ServerResponse, cx: RequestContext): void | Promise<void> => route(rq, rs, cx, state);
     try {

@@ -325,7 +325,13 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       const exchange = (req as ExchangeRequest)[EXCHANGE];
       if (exchange === undefined) return;
       settle(exchange);
-      if (res.writableFinished) return;
+      if (res.writableFinished) {
+        // A keep-alive connection keeps its last request object until the next one arrives:
+        // unhook the exchange so its whole graph is garbage now, not a scavenge survivor.
+        (req as ExchangeRequest)[EXCHANGE] = undefined;
+        return;
+      }
+      // Abandoned: stays linked, so a socket assigned later still finds it and is destroyed.
       exchange.abandoned = true;
       exchange.proxyReq?.destroy();
     },
