@@ -131,14 +131,16 @@ export function createGateway(options: GatewayOptions): Gateway {
   }
 
   function newContext(req: IncomingMessage, snapshot: CompiledSnapshot): RequestContext {
-    const trace = parseTraceparent(req.headers.traceparent as string | undefined, ids);
+    const header = req.headers.traceparent as string | undefined;
+    // Most callers send no traceparent: start the trace without parsing or allocating.
+    const trace = header === undefined ? undefined : parseTraceparent(header, ids);
     const spanId = ids.spanId();
     return {
       requestId: spanId,
-      traceId: trace.traceId,
+      traceId: trace === undefined ? ids.traceId() : trace.traceId,
       spanId,
-      traceFlags: trace.flags,
-      parentSpanId: trace.parentId,
+      traceFlags: trace === undefined ? '01' : trace.flags,
+      parentSpanId: trace?.parentId,
       receivedAt: clock.now(),
       startedAt: performance.now(),
       path: req.url ?? '/',

@@ -90,6 +90,13 @@ interface TemplateRoute {
 /** Compiles a version's operations: static paths in a map, templated ones as anchored regexes. */
 export function compileOperations(operations: readonly OperationSpec[]): (method: string, path: string) => OperationMatch {
   const exact = new Map<string, Map<string, string>>();
+  // Results for static paths are built once, not per request.
+  const found = new Map<string, OperationMatch>();
+  const foundFor = (id: string): OperationMatch => {
+    let result = found.get(id);
+    if (result === undefined) found.set(id, (result = Object.freeze({ kind: 'found', id, params: Object.freeze({}) }) as OperationMatch));
+    return result;
+  };
   const templates: TemplateRoute[] = [];
   const templateByPath = new Map<string, TemplateRoute>();
   for (const op of operations) {
@@ -136,7 +143,7 @@ export function compileOperations(operations: readonly OperationSpec[]): (method
     const byMethod = exact.get(bare);
     if (byMethod !== undefined) {
       const id = byMethod.get(method);
-      return id === undefined ? { kind: 'method_not_allowed', allow: allowOf(byMethod) } : { kind: 'found', id, params: {} };
+      return id === undefined ? { kind: 'method_not_allowed', allow: allowOf(byMethod) } : foundFor(id);
     }
     for (const route of templates) {
       const match = route.pattern.exec(bare);

@@ -16,19 +16,24 @@ export interface TraceIds {
   flags: string;
 }
 
-/** Random hex ids from a refilled pool (crypto-strength, not per-call syscalls). */
+/**
+ * Random hex ids from a refilled pool (crypto-strength): the pool is hex-encoded once per
+ * refill and ids are slices of it, so an id costs neither a syscall nor a native call.
+ */
 export class IdSource {
   readonly #pool = Buffer.allocUnsafe(4096);
+  #hex = '';
   #offset = this.#pool.length;
 
   #take(bytes: number): string {
     if (this.#offset + bytes > this.#pool.length) {
       randomFillSync(this.#pool);
+      this.#hex = this.#pool.toString('hex');
       this.#offset = 0;
     }
-    const hex = this.#pool.toString('hex', this.#offset, this.#offset + bytes);
+    const start = this.#offset * 2;
     this.#offset += bytes;
-    return hex;
+    return this.#hex.slice(start, start + bytes * 2);
   }
 
   traceId(): string {
