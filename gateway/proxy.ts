@@ -62,7 +62,8 @@ type ExchangeMessage = IncomingMessage & { [EXCHANGE]?: Exchange };
 
 /** A response that dies half-way must not leave the client waiting for the rest. */
 function onUpstreamResponseClose(this: ExchangeMessage): void {
-  if (!this.complete) this[EXCHANGE]?.res.destroy();
+  const res = this[EXCHANGE]?.res;
+  if (!this.complete && res !== undefined && !res.writableEnded) res.destroy();
 }
 
 /** Response headers never relayed (RFC 9110 §7.6.1) plus what would fingerprint the upstream. */
@@ -163,10 +164,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     const exchange = req[EXCHANGE];
     if (exchange === undefined) return;
     exchange.proxyReq = proxyReq;
-    if (exchange.abandoned) {
-      proxyReq.destroy();
-      return;
-    }
+    if (exchange.abandoned) proxyReq.destroy();
   }
 
   function onProxyRes(proxyRes: IncomingMessage, req: ExchangeRequest, res: ServerResponse): void {
