@@ -177,7 +177,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     ctx.upstreamLatencyMs = Math.round((performance.now() - exchange.sentAt) * 1000) / 1000;
     (proxyRes as ExchangeMessage)[EXCHANGE] = exchange;
     proxyRes.once('close', onUpstreamResponseClose);
-    if (!route.adapter.inspects(status, proxyRes.headers)) {
+    if (!route.adapter.inspects(status, proxyRes.headers, ctx)) {
       res.writeHead(status, proxyRes.statusMessage, responseHeaders(proxyRes, ctx.requestId, false, route));
       proxyRes.pipe(res);
       return;
@@ -198,7 +198,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       const body = Buffer.concat(chunks, size);
       let mapped;
       try {
-        mapped = route.adapter.mapResponse(status, proxyRes.headers, body);
+        mapped = route.adapter.mapResponse(status, proxyRes.headers, body, ctx);
       } catch (error) {
         fail(req, res, error);
         return;

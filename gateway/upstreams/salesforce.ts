@@ -8,7 +8,7 @@
 import type { JSONSchemaType } from 'ajv';
 import type { BusinessOperation } from '../../contracts/index.js';
 import { GatewayError } from '../../policies/index.js';
-import { fieldNames, isRecord, secretRefSchema, stripCallerCredentials, tryParseJson, type AdapterFactory, type SecretRef } from './types.js';
+import { fieldNames, isRecord, secretRefSchema, stripCallerCredentials, tryParseJson, type AdapterFactory, type MappedResponse, type SecretRef } from './types.js';
 
 export interface SalesforceSettings {
   accessToken: SecretRef;
@@ -76,6 +76,31 @@ export function salesforceOperation(method: string, path: string, body: unknown)
   return { system: 'salesforce', entity: '', action: actionOf(method), fields: fieldNames(body), ids: [] };
 }
 
+/**
+ * A composite answer is always HTTP 200. When every sub-request failed (an all-or-none
+ * transaction rolled back, or each one was refused) nothing happened upstream, so the caller
+ * gets a problem listing each part's errors; a partial success passes through as sent.
+ */
+function mapComposite(parsed: unknown): MappedResponse {
+  const parts = isRecord(parsed) && Array.isArray(parsed.compositeResponse) ? parsed.compositeResponse.filter(isRecord) : [];
+  if (parts.length === 0 || parts.some((part) => typeof part.httpStatusCode !== 'number' || part.httpStatusCode < 400)) return { kind: 'pass' };
+  const failures = parts.map((part) => ({
+    referenceId: typeof part.referenceId === 'string' ? part.referenceId : '',
+    httpStatusCode: part.httpStatusCode as number,
+    errors: (Array.isArray(part.body) ? part.body : []).filter(isRecord).map((e) => ({
+      errorCode: typeof e.errorCode === 'string' ? e.errorCode : '',
+      message: typeof e.message === 'string' ? e.message : '',
+    })),
+  }));
+  // The cause is the part that did not merely halt because another one failed.
+  const cause = failures.find((f) => !f.errors.some((e) => e.errorCode === 'PROCESSING_HALTED')) ?? failures[0]!;
+  const detail = cause.errors[0]?.message || `Sub-request "${cause.referenceId}" failed (HTTP ${cause.httpStatusCode}).`;
+  return {
+    kind: 'problem',
+    error: new GatewayError('upstream.validation_failed', detail, { extensions: { upstream: { system: 'salesforce', composite: failures } } }),
+  };
+}
+
 export const salesforceAdapter: AdapterFactory<SalesforceSettings> = {
   kind: 'salesforce',
   schema,
@@ -91,9 +116,11 @@ export const salesforceAdapter: AdapterFactory<SalesforceSettings> = {
         ctx.upstreamHeaders.authorization = authorization;
       },
       extractOperation: (method, path, body) => salesforceOperation(method, basePath + path, body),
-      inspects: (status) => status >= 400 || status === 300, // 300: an external id matched several records
+      // 300: an external id matched several records; composite answers carry their errors in 200s.
+      inspects: (status, _headers, ctx) => status >= 400 || status === 300 || (status === 200 && COMPOSITE.test(basePath + ctx.upstreamPath)),
       mapResponse(status, _headers, body) {
         const parsed = tryParseJson(body);
+        if (status === 200) return mapComposite(parsed);
         const errors = (Array.isArray(parsed) ? parsed : []).filter(isRecord).map((e) => ({
           errorCode: typeof e.errorCode === 'string' ? e.errorCode : '',
           message: typeof e.message === 'string' ? e.message : '',

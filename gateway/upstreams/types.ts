@@ -38,8 +38,8 @@ export interface UpstreamAdapter {
   /** Business operation of a call; `body` is the parsed JSON body when buffered. */
   extractOperation(method: string, path: string, body: unknown): BusinessOperation;
   /** Whether this response must be read whole to map errors (errors inside 200s, for one). */
-  inspects(status: number, headers: IncomingHttpHeaders): boolean;
-  mapResponse(status: number, headers: IncomingHttpHeaders, body: Buffer): MappedResponse;
+  inspects(status: number, headers: IncomingHttpHeaders, ctx: RequestContext): boolean;
+  mapResponse(status: number, headers: IncomingHttpHeaders, body: Buffer, ctx: RequestContext): MappedResponse;
 }
 
 export interface AdapterEnv {

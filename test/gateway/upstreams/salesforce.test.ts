@@ -128,6 +128,27 @@ describe('Salesforce adapter through the gateway', () => {
     assert.deepStrictEqual(parts.map((p) => [p.referenceId, p.httpStatusCode]), [['acc', 200], ['contacts', 200]]);
   });
 
+  it('an all-or-none composite that rolled back → 422 naming the failing part; nothing was written', async () => {
+    const answer = await client.send('POST', '/crm/v1/composite', {
+      json: {
+        allOrNone: true,
+        compositeRequest: [
+          { method: 'POST', url: `${API_PATH}/sobjects/Account`, referenceId: 'acc', body: { Name: 'Rolled Back Ltd' } },
+          { method: 'POST', url: `${API_PATH}/sobjects/Contact`, referenceId: 'con', body: { FirstName: 'No last name', AccountId: '@{acc.id}' } },
+        ],
+      },
+    });
+    const problem = assertProblem(answer, 422, 'upstream.validation_failed');
+    assert.equal(problem.detail, 'Required fields are missing: [LastName]');
+    const composite = (problem.upstream as { composite: Array<{ referenceId: string; httpStatusCode: number; errors: Array<{ errorCode: string }> }> }).composite;
+    assert.deepStrictEqual(composite.map((p) => [p.referenceId, p.httpStatusCode, p.errors[0]?.errorCode]), [
+      ['acc', 400, 'PROCESSING_HALTED'],
+      ['con', 400, 'REQUIRED_FIELD_MISSING'],
+    ]);
+    const query = await client.send('GET', `/crm/v1/query?q=${encodeURIComponent("SELECT Id FROM Account WHERE Name = 'Rolled Back Ltd'")}`);
+    assert.equal((query.json as { totalSize: number }).totalSize, 0);
+  });
+
   it('400 REQUIRED_FIELD_MISSING → 422 upstream.validation_failed listing the upstream errors', async () => {
     const answer = await client.send('POST', '/crm/v1/sobjects/Contact', { json: { FirstName: 'Nameless' } });
     const problem = assertProblem(answer, 422, 'upstream.validation_failed');
