@@ -1,5 +1,5 @@
 /**
- * @module Development OpenID provider (oidc-provider 9) for demo mode: client_credentials for the
+ * @module Development OpenID provider (oidc-provider 8, the last major supported on Node 20) for demo mode: client_credentials for the
  * consuming teams, authorization code + PKCE with a tiny login form for admin users, RS256 JWT
  * access tokens (RFC 9068) for one audience, and key rotation that keeps old keys published.
  */

@@ -1,6 +1,6 @@
 /**
  * @module Minimal local typings for `oidc-provider` 9 (the package ships none). Only what the
- * dev IdP uses is declared; see https://github.com/panva/node-oidc-provider/blob/v9.x/docs/README.md.
+ * dev IdP uses is declared; see https://github.com/panva/node-oidc-provider/blob/v8.x/docs/README.md.
  */
 declare module 'oidc-provider' {
   type IncomingMessage = import('node:http').IncomingMessage;
