@@ -52,6 +52,8 @@ export interface RequestContext {
   version: string | undefined;
   operationId: string | undefined;
   consumer: ConsumerIdentity | undefined;
+  /** The OAuth client the credential was issued to (`client_id` / `azp`), when known. */
+  clientId: string | undefined;
   subject: string | undefined;
   scopes: readonly string[] | undefined;
   operation: BusinessOperation | undefined;

@@ -95,7 +95,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const compileEnv: CompileEnv = {
     registry: createPolicyRegistry(options.policies ?? BUILT_IN_POLICIES),
     adapters: options.adapters ?? BUILT_IN_ADAPTERS,
-    policyDeps: { logger, clock, accessLog },
+    policyDeps: { logger, clock, accessLog, fetch: options.fetch ?? fetch },
     metrics,
     logger,
     resolveSecret: options.resolveSecret,
@@ -152,6 +152,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       version: undefined,
       operationId: undefined,
       consumer: undefined,
+      clientId: undefined,
       subject: undefined,
       scopes: undefined,
       operation: undefined,

@@ -49,11 +49,34 @@ export interface AccessLog {
   write(record: AccessRecord): void;
 }
 
+/**
+ * Resources shared by the policies of one snapshot (one JWKS set per issuer, for example),
+ * built on first use and dropped with the snapshot.
+ */
+export interface SnapshotScope {
+  memo<T>(key: string, make: () => T): T;
+}
+
+/** A fresh scope for one snapshot compile. */
+export function createSnapshotScope(): SnapshotScope {
+  const made = new Map<string, unknown>();
+  return {
+    memo<T>(key: string, make: () => T): T {
+      if (!made.has(key)) made.set(key, make());
+      return made.get(key) as T;
+    },
+  };
+}
+
 /** What every policy's `create` may use. */
 export interface PolicyDeps {
   logger: Logger;
   clock: Clock;
   accessLog: AccessLog;
+  /** Per-snapshot shared resources; the compiler sets a fresh one for each snapshot. */
+  scope: SnapshotScope;
+  /** For policies that call out (JWKS, introspection); tests and the gateway inject it. */
+  fetch: typeof fetch;
 }
 
 export type PolicyRequest = IncomingMessage;

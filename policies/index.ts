@@ -4,12 +4,14 @@ export * from './errors.js';
 export * from './registry.js';
 export { accessRecordPolicy, redactQuery } from './access-record/policy.js';
 export { requestHygienePolicy } from './request-hygiene/policy.js';
+export { jwtAuthPolicy } from './jwt-auth/policy.js';
 import { accessRecordPolicy } from './access-record/policy.js';
+import { jwtAuthPolicy } from './jwt-auth/policy.js';
 import { requestHygienePolicy } from './request-hygiene/policy.js';
 import type { AnyPolicyDefinition } from './define-policy.js';
 
 /** Every policy this build ships; the gateway registers these. */
-export const BUILT_IN_POLICIES: readonly AnyPolicyDefinition[] = [accessRecordPolicy, requestHygienePolicy];
+export const BUILT_IN_POLICIES: readonly AnyPolicyDefinition[] = [accessRecordPolicy, jwtAuthPolicy, requestHygienePolicy];
 
 /** Gateway-wide policies present even when a snapshot does not bind them. */
 export const ALWAYS_ON_POLICIES: readonly string[] = ['access-record', 'request-hygiene'];

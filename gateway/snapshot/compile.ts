@@ -13,6 +13,7 @@ import {
 } from '../../contracts/index.js';
 import {
   buildPipeline,
+  createSnapshotScope,
   endHooksOf,
   handlersOf,
   SnapshotCompileError,
@@ -43,7 +44,8 @@ export interface CompiledSnapshot {
 export interface CompileEnv {
   registry: PolicyRegistry;
   adapters: ReadonlyMap<UpstreamKind, AnyAdapterFactory>;
-  policyDeps: PolicyDeps;
+  /** Everything but the per-snapshot scope, which each compile makes afresh. */
+  policyDeps: Omit<PolicyDeps, 'scope'>;
   metrics: GatewayMetrics;
   logger: Logger;
   resolveSecret(name: string): string | undefined;
@@ -87,6 +89,7 @@ export function compileSnapshot(text: string, env: CompileEnv): CompiledSnapshot
   }
 
   const problems: string[] = [];
+  const policyDeps: PolicyDeps = { ...env.policyDeps, scope: createSnapshotScope() };
   const collect = <T>(fn: () => T): T | undefined => {
     try {
       return fn();
@@ -101,7 +104,7 @@ export function compileSnapshot(text: string, env: CompileEnv): CompiledSnapshot
     buildPipeline({
       bindings: snapshot.gateway.policies,
       registry: env.registry,
-      deps: env.policyDeps,
+      deps: policyDeps,
       ajv,
       stage: 'gateway',
       always: env.always,
@@ -148,7 +151,7 @@ export function compileSnapshot(text: string, env: CompileEnv): CompiledSnapshot
         }),
       );
       const policies = collect(() =>
-        buildPipeline({ bindings: spec.policies, registry: env.registry, deps: env.policyDeps, ajv, stage: 'route', where }),
+        buildPipeline({ bindings: spec.policies, registry: env.registry, deps: policyDeps, ajv, stage: 'route', where }),
       );
       const ids = new Set<string>();
       for (const op of spec.operations) {

@@ -9,6 +9,7 @@ import type { JSONSchemaType } from 'ajv';
 import { createSnapshotAjv } from '../../gateway/snapshot/compile.js';
 import {
   buildPipeline,
+  createSnapshotScope,
   handlersOf,
   createPolicyRegistry,
   definePolicy,
@@ -45,6 +46,8 @@ const deps: PolicyDeps = {
   logger: { error() {}, warn() {}, info() {}, debug() {} },
   clock: { now: () => 0 },
   accessLog: { write() {} },
+  scope: createSnapshotScope(),
+  fetch,
 };
 
 describe('definePolicy', () => {

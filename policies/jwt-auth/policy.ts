@@ -1,0 +1,144 @@
+/**
+ * @module `jwt-auth`: bearer JWT access tokens verified with jose against each trusted issuer's
+ * JWKS (RFC 9068 profile; RFC 8725 best practices). One remote JWKS set per issuer per
+ * snapshot, with jose's cooldown so unknown `kid`s cannot hammer the IdP; embedded keys
+ * (`jwk`, `jku`, `x5u`, `x5c`) are refused, never followed; verified tokens are cached by a
+ * hash of the token, never past `exp`.
+ */
+import { createHash } from 'node:crypto';
+import { createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+import { definePolicy } from '../define-policy.js';
+import { GatewayError } from '../errors.js';
+import { jwtAuthSchema, type JwtAuthConfig } from './schema.js';
+
+const REALM = 'Bearer realm="gatehouse"';
+const BEARER = /^Bearer[ \t]+([A-Za-z0-9\-._~+/]+=*)[ \t]*$/i;
+/** Claims only ID tokens carry (OpenID Connect Core §2, §3.1.3.6, §3.3.2.11). */
+const ID_TOKEN_CLAIMS = ['nonce', 'at_hash', 'c_hash', 's_hash'];
+
+/** The one place 401s are built: the challenge per RFC 6750 §3, never the token. */
+function unauthorized(detail: string, cause?: unknown): GatewayError {
+  const description = detail.replace(/["\\]/g, '');
+  return new GatewayError('auth.token_invalid', detail, {
+    headers: { 'www-authenticate': `${REALM}, error="invalid_token", error_description="${description}"` },
+    cause,
+  });
+}
+
+interface Verified {
+  subject: string | undefined;
+  clientId: string | undefined;
+  scopes: readonly string[];
+  /** Seconds since the epoch. */
+  exp: number;
+}
+
+function toVerified(payload: JWTPayload): Verified {
+  const scope = typeof payload.scope === 'string' ? payload.scope : Array.isArray(payload.scp) ? (payload.scp as string[]).join(' ') : '';
+  const clientId = typeof payload.client_id === 'string' ? payload.client_id : typeof payload.azp === 'string' ? payload.azp : undefined;
+  return { subject: payload.sub, clientId, scopes: scope.split(' ').filter(Boolean), exp: payload.exp ?? 0 };
+}
+
+export const jwtAuthPolicy = definePolicy<JwtAuthConfig>({
+  name: 'jwt-auth',
+  priority: 1450,
+  schema: jwtAuthSchema,
+  create(config, deps) {
+    const issuers = new Map(
+      config.issuers.map((issuer) => [
+        issuer.issuer,
+        {
+          ...issuer,
+          jwks: deps.scope.memo(`jwks ${issuer.jwksUri} ${config.jwksCooldownSeconds}`, () =>
+            createRemoteJWKSet(new URL(issuer.jwksUri), {
+              cooldownDuration: config.jwksCooldownSeconds * 1000,
+              timeoutDuration: 5000,
+              [customFetch]: deps.fetch,
+            }),
+          ),
+        },
+      ]),
+    );
+    const allowed = new Set(config.issuers.flatMap((issuer) => issuer.algorithms));
+    const cache = new Map<string, Verified>();
+
+    function remember(key: string, verified: Verified): void {
+      if (config.cacheSize === 0) return;
+      if (cache.size >= config.cacheSize) cache.delete(cache.keys().next().value!);
+      cache.set(key, verified);
+    }
+
+    return async function jwtAuth(req, _res, ctx) {
+      const header = req.headers.authorization;
+      if (header === undefined || header === '') {
+        throw new GatewayError('auth.token_missing', 'This API needs a bearer access token.', { headers: { 'www-authenticate': REALM } });
+      }
+      if (header.length > config.maxTokenBytes + 7) throw unauthorized('The token is too large.');
+      const token = BEARER.exec(header)?.[1];
+      if (token === undefined) throw unauthorized('The Authorization header is not a bearer token.');
+
+      const key = createHash('sha256').update(token).digest('base64url');
+      const now = deps.clock.now();
+      const cached = cache.get(key);
+      if (cached !== undefined && cached.exp * 1000 > now) {
+        apply(cached);
+        return;
+      }
+
+      let protectedHeader;
+      let claims;
+      try {
+        protectedHeader = decodeProtectedHeader(token);
+        claims = decodeJwt(token);
+      } catch (error) {
+        throw unauthorized('The token is not a well-formed JWT.', error);
+      }
+      const alg = protectedHeader.alg ?? 'none';
+      if (!allowed.has(alg)) throw unauthorized(`Algorithm ${alg} is not accepted.`);
+      for (const embedded of ['jwk', 'jku', 'x5u', 'x5c'] as const) {
+        if (protectedHeader[embedded] !== undefined) throw unauthorized(`Tokens carrying their own key (${embedded}) are refused.`);
+      }
+      if (ID_TOKEN_CLAIMS.some((claim) => claims[claim] !== undefined)) throw unauthorized('An ID token is not an access token.');
+      const issuer = typeof claims.iss === 'string' ? issuers.get(claims.iss) : undefined;
+      if (issuer === undefined) throw unauthorized('The token issuer is not trusted.');
+      if (!issuer.algorithms.includes(alg)) throw unauthorized(`Algorithm ${alg} is not accepted for this issuer.`);
+
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, issuer.jwks, {
+          issuer: issuer.issuer,
+          audience: issuer.audiences,
+          algorithms: issuer.algorithms,
+          clockTolerance: issuer.clockSkewSeconds,
+          requiredClaims: ['iss', 'aud', 'exp'],
+          currentDate: new Date(now),
+        }));
+      } catch (error) {
+        if (error instanceof errors.JWKSTimeout || (error instanceof Error && !(error instanceof errors.JOSEError))) {
+          throw new GatewayError('auth.provider_unavailable', 'The identity provider could not be reached to check the token.', {
+            headers: { 'retry-after': '5' },
+            cause: error,
+          });
+        }
+        const reason =
+          error instanceof errors.JWTExpired
+            ? 'The token has expired.'
+            : error instanceof errors.JWTClaimValidationFailed
+              ? `The token's ${error.claim} claim is not acceptable.`
+              : error instanceof errors.JWKSNoMatchingKey
+                ? 'No trusted key matches the token.'
+                : 'The token signature or claims are invalid.';
+        throw unauthorized(reason, error);
+      }
+      const verified = toVerified(payload);
+      remember(key, verified);
+      apply(verified);
+
+      function apply(result: Verified): void {
+        ctx.subject = result.subject;
+        ctx.clientId = result.clientId;
+        ctx.scopes = result.scopes;
+      }
+    };
+  },
+});
