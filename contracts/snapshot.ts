@@ -74,10 +74,28 @@ export interface ApiSpec {
   versions: ApiVersionSpec[];
 }
 
+/** What a consumer may do under a subscription. Rates and quotas join with the traffic policies. */
+export interface PlanSpec {
+  id: string;
+  name: string;
+  /** Scopes the plan grants; a token's scopes count only where the plan grants them too. */
+  scopes: string[];
+}
+
+/** An active subscription (the snapshot carries no other kind). */
+export interface SubscriptionSpec {
+  api: string;
+  major: number;
+  plan: string;
+}
+
 export interface ConsumerSpec {
   id: string;
   name: string;
   team: string;
+  /** OAuth client ids (`client_id` / `azp` of its tokens) that act as this consumer. */
+  clientIds: string[];
+  subscriptions: SubscriptionSpec[];
 }
 
 /** Gateway-wide settings: policies that run on every request, before routing. */
@@ -92,6 +110,7 @@ export interface Snapshot {
   generatedAt: string;
   gateway: GatewaySettings;
   apis: ApiSpec[];
+  plans: PlanSpec[];
   consumers: ConsumerSpec[];
 }
 
@@ -175,20 +194,50 @@ export const snapshotSchema: JSONSchemaType<Snapshot> = {
         additionalProperties: false,
       },
     },
+    plans: {
+      type: 'array',
+      maxItems: 1000,
+      items: {
+        type: 'object',
+        properties: {
+          id: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' },
+          name: { type: 'string', maxLength: 200 },
+          scopes: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 200 }, maxItems: 500 },
+        },
+        required: ['id', 'name', 'scopes'],
+        additionalProperties: false,
+      },
+    },
     consumers: {
       type: 'array',
+      maxItems: 100_000,
       items: {
         type: 'object',
         properties: {
           id: { type: 'string', minLength: 1, maxLength: 128 },
           name: { type: 'string', maxLength: 200 },
           team: { type: 'string', maxLength: 200 },
+          clientIds: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 256 }, maxItems: 50 },
+          subscriptions: {
+            type: 'array',
+            maxItems: 1000,
+            items: {
+              type: 'object',
+              properties: {
+                api: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' },
+                major: { type: 'integer', minimum: 0 },
+                plan: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' },
+              },
+              required: ['api', 'major', 'plan'],
+              additionalProperties: false,
+            },
+          },
         },
-        required: ['id', 'name', 'team'],
+        required: ['id', 'name', 'team', 'clientIds', 'subscriptions'],
         additionalProperties: false,
       },
     },
   },
-  required: ['formatVersion', 'hash', 'generatedAt', 'gateway', 'apis', 'consumers'],
+  required: ['formatVersion', 'hash', 'generatedAt', 'gateway', 'apis', 'plans', 'consumers'],
   additionalProperties: false,
 };

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JSONSchemaType } from 'ajv';
-import type { RequestContext } from '../contracts/index.js';
+import type { ConsumerSpec, PlanSpec, RequestContext } from '../contracts/index.js';
 
 /** Minimal structured logger the planes pass around (winston satisfies it). */
 export interface Logger {
@@ -68,6 +68,12 @@ export function createSnapshotScope(): SnapshotScope {
   };
 }
 
+/** The snapshot's consumers and plans, indexed once per snapshot. */
+export interface ConsumerDirectory {
+  byClientId: ReadonlyMap<string, ConsumerSpec>;
+  plans: ReadonlyMap<string, PlanSpec>;
+}
+
 /** What every policy's `create` may use. */
 export interface PolicyDeps {
   logger: Logger;
@@ -75,6 +81,8 @@ export interface PolicyDeps {
   accessLog: AccessLog;
   /** Per-snapshot shared resources; the compiler sets a fresh one for each snapshot. */
   scope: SnapshotScope;
+  /** Consumers and plans of the snapshot being compiled. */
+  directory: ConsumerDirectory;
   /** For policies that call out (JWKS, introspection); tests and the gateway inject it. */
   fetch: typeof fetch;
 }

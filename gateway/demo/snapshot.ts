@@ -120,6 +120,7 @@ export function buildDemoSnapshot(options: DemoSnapshotOptions): Omit<Snapshot, 
         ],
       ),
     ],
+    plans: [],
     consumers: [],
   };
 }

@@ -9,6 +9,7 @@ import {
   computeSnapshotHash,
   snapshotSchema,
   type ConsumerSpec,
+  type PlanSpec,
   type Snapshot,
 } from '../../contracts/index.js';
 import {
@@ -17,6 +18,7 @@ import {
   endHooksOf,
   handlersOf,
   SnapshotCompileError,
+  type ConsumerDirectory,
   type EndHook,
   type PolicyDeps,
   type PolicyHandler,
@@ -38,19 +40,43 @@ export interface CompiledSnapshot {
   /** End hooks of gateway-wide policies, run once per request when it closes. */
   readonly gatewayEndHooks: readonly EndHook[];
   readonly router: Router;
-  readonly consumers: ReadonlyMap<string, ConsumerSpec>;
+  readonly directory: ConsumerDirectory;
 }
 
 export interface CompileEnv {
   registry: PolicyRegistry;
   adapters: ReadonlyMap<UpstreamKind, AnyAdapterFactory>;
-  /** Everything but the per-snapshot scope, which each compile makes afresh. */
-  policyDeps: Omit<PolicyDeps, 'scope'>;
+  /** Everything but what each compile makes afresh (scope, consumer directory). */
+  policyDeps: Omit<PolicyDeps, 'scope' | 'directory'>;
   metrics: GatewayMetrics;
   logger: Logger;
   resolveSecret(name: string): string | undefined;
   fetch: typeof fetch;
   always: readonly string[];
+}
+
+/** Indexes consumers by client id and plans by id; duplicates and dangling plans are problems. */
+function compileDirectory(snapshot: Snapshot, problems: string[]): ConsumerDirectory {
+  const plans = new Map<string, PlanSpec>();
+  for (const plan of snapshot.plans) {
+    if (plans.has(plan.id)) problems.push(`plans[${plan.id}]: duplicate id`);
+    plans.set(plan.id, plan);
+  }
+  const ids = new Set<string>();
+  const byClientId = new Map<string, ConsumerSpec>();
+  for (const consumer of snapshot.consumers) {
+    if (ids.has(consumer.id)) problems.push(`consumers[${consumer.id}]: duplicate id`);
+    ids.add(consumer.id);
+    for (const clientId of consumer.clientIds) {
+      const other = byClientId.get(clientId);
+      if (other !== undefined) problems.push(`consumers[${consumer.id}]: client id "${clientId}" already belongs to ${other.id}`);
+      byClientId.set(clientId, consumer);
+    }
+    for (const subscription of consumer.subscriptions) {
+      if (!plans.has(subscription.plan)) problems.push(`consumers[${consumer.id}]: subscription to ${subscription.api} v${subscription.major} names unknown plan "${subscription.plan}"`);
+    }
+  }
+  return { byClientId, plans };
 }
 
 /** One ajv per compile env would leak compiled schemas across snapshots; one per compile is cheap enough. */
@@ -89,7 +115,8 @@ export function compileSnapshot(text: string, env: CompileEnv): CompiledSnapshot
   }
 
   const problems: string[] = [];
-  const policyDeps: PolicyDeps = { ...env.policyDeps, scope: createSnapshotScope() };
+  const directory = compileDirectory(snapshot, problems);
+  const policyDeps: PolicyDeps = { ...env.policyDeps, scope: createSnapshotScope(), directory };
   const collect = <T>(fn: () => T): T | undefined => {
     try {
       return fn();
@@ -177,12 +204,6 @@ export function compileSnapshot(text: string, env: CompileEnv): CompiledSnapshot
     }
   }
 
-  const consumers = new Map<string, ConsumerSpec>();
-  for (const consumer of snapshot.consumers) {
-    if (consumers.has(consumer.id)) problems.push(`consumers[${consumer.id}]: duplicate id`);
-    consumers.set(consumer.id, consumer);
-  }
-
   if (problems.length > 0 || gatewayPolicies === undefined) throw new SnapshotCompileError(problems);
   return {
     hash: snapshot.hash,
@@ -190,6 +211,6 @@ export function compileSnapshot(text: string, env: CompileEnv): CompiledSnapshot
     gatewayHandlers: handlersOf(gatewayPolicies),
     gatewayEndHooks: endHooksOf(gatewayPolicies),
     router: createRouter(versions),
-    consumers,
+    directory,
   };
 }

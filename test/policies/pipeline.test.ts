@@ -47,6 +47,7 @@ const deps: PolicyDeps = {
   clock: { now: () => 0 },
   accessLog: { write() {} },
   scope: createSnapshotScope(),
+  directory: { byClientId: new Map(), plans: new Map() },
   fetch,
 };
 

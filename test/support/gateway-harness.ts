@@ -3,7 +3,7 @@
  * operational and access logs captured in memory so tests can read every line.
  */
 import { PassThrough } from 'node:stream';
-import { computeSnapshotHash, type ApiSpec, type PolicyBinding, type Snapshot } from '../../contracts/index.js';
+import { computeSnapshotHash, type ApiSpec, type ConsumerSpec, type PlanSpec, type PolicyBinding, type Snapshot } from '../../contracts/index.js';
 import type { AccessRecord } from '../../policies/index.js';
 import { createGateway, type Gateway } from '../../gateway/gateway.js';
 import { createAccessLog, createAppLogger } from '../../gateway/logging.js';
@@ -12,6 +12,8 @@ import type { SnapshotSink, SnapshotSource } from '../../gateway/snapshot/source
 
 export interface SnapshotInput {
   apis: ApiSpec[];
+  plans?: PlanSpec[];
+  consumers?: ConsumerSpec[];
   gatewayPolicies?: PolicyBinding[];
   generatedAt?: string;
 }
@@ -23,7 +25,8 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     generatedAt: input.generatedAt ?? '2026-11-01T00:00:00.000Z',
     gateway: { policies: input.gatewayPolicies ?? [] },
     apis: input.apis,
-    consumers: [],
+    plans: input.plans ?? [],
+    consumers: input.consumers ?? [],
   };
   return { ...body, hash: computeSnapshotHash(body) };
 }

@@ -37,6 +37,7 @@ const body = {
       ],
     },
   ],
+  plans: [],
   consumers: [],
 };
 const snapshot = { ...body, hash: computeSnapshotHash(body) };
