@@ -5,8 +5,9 @@
  * (`jwk`, `jku`, `x5u`, `x5c`) are refused, never followed; verified tokens are cached by a
  * hash of the token, never past `exp`.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+import type { RequestContext } from '../../contracts/index.js';
 import { definePolicy } from '../define-policy.js';
 import { GatewayError } from '../errors.js';
 import { jwtAuthSchema, type JwtAuthConfig } from './schema.js';
@@ -68,7 +69,15 @@ export const jwtAuthPolicy = definePolicy<JwtAuthConfig>({
       cache.set(key, verified);
     }
 
-    return async function jwtAuth(req, _res, ctx) {
+    function apply(ctx: RequestContext, result: Verified): void {
+      ctx.subject = result.subject;
+      ctx.clientId = result.clientId;
+      ctx.scopes = result.scopes;
+    }
+
+    // Synchronous on a cache hit (the common case: clients reuse a token for minutes), so a
+    // repeat caller costs no promise; only a first sight of a token goes async to verify it.
+    return function jwtAuth(req, _res, ctx) {
       const header = req.headers.authorization;
       if (header === undefined || header === '') {
         throw new GatewayError('auth.token_missing', 'This API needs a bearer access token.', { headers: { 'www-authenticate': REALM } });
@@ -77,13 +86,17 @@ export const jwtAuthPolicy = definePolicy<JwtAuthConfig>({
       const token = BEARER.exec(header)?.[1];
       if (token === undefined) throw unauthorized('The Authorization header is not a bearer token.');
 
-      const key = createHash('sha256').update(token).digest('base64url');
+      const key = hash('sha256', token, 'base64url');
       const now = deps.clock.now();
       const cached = cache.get(key);
       if (cached !== undefined && cached.exp * 1000 > now) {
-        apply(cached);
-        return;
+        apply(ctx, cached);
+        return undefined;
       }
+      return verify(token, key, now, ctx);
+    };
+
+    async function verify(token: string, key: string, now: number, ctx: RequestContext): Promise<void> {
 
       let protectedHeader;
       let claims;
@@ -132,13 +145,7 @@ export const jwtAuthPolicy = definePolicy<JwtAuthConfig>({
       }
       const verified = toVerified(payload);
       remember(key, verified);
-      apply(verified);
-
-      function apply(result: Verified): void {
-        ctx.subject = result.subject;
-        ctx.clientId = result.clientId;
-        ctx.scopes = result.scopes;
-      }
-    };
+      apply(ctx, verified);
+    }
   },
 });

@@ -3,7 +3,9 @@
  * log to a file, metrics on), on a pass-through route `/bench/v1` in front of the bench
  * upstream. Prints `LISTENING <port>` once it serves.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import { computeSnapshotHash } from '../../../contracts/index.js';
 import { createGateway } from '../../../gateway/gateway.js';
@@ -12,8 +14,30 @@ import { createGatewayMetrics } from '../../../gateway/metrics.js';
 import { listenGateway } from '../../../gateway/server.js';
 import type { SnapshotSink } from '../../../gateway/snapshot/source.js';
 
-const { values } = parseArgs({ options: { upstream: { type: 'string' }, port: { type: 'string', default: '0' } } });
+const { values } = parseArgs({
+  options: { upstream: { type: 'string' }, port: { type: 'string', default: '0' }, chain: { type: 'string', default: 'none' }, jwks: { type: 'string' } },
+});
 if (values.upstream === undefined) throw new Error('--upstream is required');
+
+// `--chain auth`: jwt-auth + subscription + rbac against a JWKS the runner wrote (served here,
+// fetched once), for tokens the runner signed for the `bench-client` consumer.
+export const BENCH_ISSUER = 'https://bench.gatehouse.local';
+let jwksUrl = '';
+if (values.chain === 'auth') {
+  if (values.jwks === undefined) throw new Error('--chain auth needs --jwks <file>');
+  const jwks = readFileSync(values.jwks, 'utf8');
+  const jwksServer = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(jwks));
+  await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+  jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks`;
+}
+const authPolicies =
+  values.chain === 'auth'
+    ? [
+        { policy: 'jwt-auth', config: { issuers: [{ issuer: BENCH_ISSUER, jwksUri: jwksUrl, audiences: ['gatehouse'] }] } },
+        { policy: 'subscription', config: {} },
+        { policy: 'rbac', config: { requiredScopes: { listItems: ['items:read'], createOrder: ['orders:write'] } } },
+      ]
+    : [];
 
 const body = {
   formatVersion: 1,
@@ -32,13 +56,13 @@ const body = {
             { id: 'listItems', method: 'GET' as const, path: '/items' },
             { id: 'createOrder', method: 'POST' as const, path: '/orders' },
           ],
-          policies: [],
+          policies: authPolicies,
         },
       ],
     },
   ],
-  plans: [],
-  consumers: [],
+  plans: [{ id: 'bench', name: 'Bench', scopes: ['items:read', 'orders:write'] }],
+  consumers: [{ id: 'bench-client', name: 'Bench client', team: 'bench', clientIds: ['bench-client'], subscriptions: [{ api: 'bench', major: 1, plan: 'bench' }] }],
 };
 const snapshot = { ...body, hash: computeSnapshotHash(body) };
 
