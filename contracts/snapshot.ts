@@ -89,12 +89,25 @@ export interface SubscriptionSpec {
   plan: string;
 }
 
+/** An API key as the snapshot carries it: never the key, only its hash. */
+export interface ApiKeySpec {
+  id: string;
+  /** The key's first characters (not secret), used to find it and shown in the admin. */
+  prefix: string;
+  /** SHA-256 (hex) of the whole key. */
+  sha256: string;
+  /** ISO 8601; absent: no expiry. */
+  expiresAt?: string;
+  revoked: boolean;
+}
+
 export interface ConsumerSpec {
   id: string;
   name: string;
   team: string;
   /** OAuth client ids (`client_id` / `azp` of its tokens) that act as this consumer. */
   clientIds: string[];
+  apiKeys: ApiKeySpec[];
   subscriptions: SubscriptionSpec[];
 }
 
@@ -218,6 +231,22 @@ export const snapshotSchema: JSONSchemaType<Snapshot> = {
           name: { type: 'string', maxLength: 200 },
           team: { type: 'string', maxLength: 200 },
           clientIds: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 256 }, maxItems: 50 },
+          apiKeys: {
+            type: 'array',
+            maxItems: 50,
+            items: {
+              type: 'object',
+              properties: {
+                id: { type: 'string', minLength: 1, maxLength: 128 },
+                prefix: { type: 'string', pattern: '^[A-Za-z0-9_-]{8,32}$' },
+                sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+                expiresAt: { type: 'string', format: 'date-time', nullable: true },
+                revoked: { type: 'boolean' },
+              },
+              required: ['id', 'prefix', 'sha256', 'revoked'],
+              additionalProperties: false,
+            },
+          },
           subscriptions: {
             type: 'array',
             maxItems: 1000,
@@ -233,7 +262,7 @@ export const snapshotSchema: JSONSchemaType<Snapshot> = {
             },
           },
         },
-        required: ['id', 'name', 'team', 'clientIds', 'subscriptions'],
+        required: ['id', 'name', 'team', 'clientIds', 'apiKeys', 'subscriptions'],
         additionalProperties: false,
       },
     },

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JSONSchemaType } from 'ajv';
-import type { ConsumerSpec, PlanSpec, RequestContext } from '../contracts/index.js';
+import type { ApiKeySpec, ConsumerSpec, PlanSpec, RequestContext } from '../contracts/index.js';
 
 /** Minimal structured logger the planes pass around (winston satisfies it). */
 export interface Logger {
@@ -71,6 +71,8 @@ export function createSnapshotScope(): SnapshotScope {
 /** The snapshot's consumers and plans, indexed once per snapshot. */
 export interface ConsumerDirectory {
   byClientId: ReadonlyMap<string, ConsumerSpec>;
+  /** API keys by their (non-secret) prefix. */
+  byKeyPrefix: ReadonlyMap<string, { consumer: ConsumerSpec; key: ApiKeySpec }>;
   plans: ReadonlyMap<string, PlanSpec>;
 }
 

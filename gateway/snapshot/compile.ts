@@ -8,6 +8,7 @@ import addFormatsModule from 'ajv-formats';
 import {
   computeSnapshotHash,
   snapshotSchema,
+  type ApiKeySpec,
   type ConsumerSpec,
   type PlanSpec,
   type Snapshot,
@@ -64,6 +65,7 @@ function compileDirectory(snapshot: Snapshot, problems: string[]): ConsumerDirec
   }
   const ids = new Set<string>();
   const byClientId = new Map<string, ConsumerSpec>();
+  const byKeyPrefix = new Map<string, { consumer: ConsumerSpec; key: ApiKeySpec }>();
   for (const consumer of snapshot.consumers) {
     if (ids.has(consumer.id)) problems.push(`consumers[${consumer.id}]: duplicate id`);
     ids.add(consumer.id);
@@ -72,11 +74,15 @@ function compileDirectory(snapshot: Snapshot, problems: string[]): ConsumerDirec
       if (other !== undefined) problems.push(`consumers[${consumer.id}]: client id "${clientId}" already belongs to ${other.id}`);
       byClientId.set(clientId, consumer);
     }
+    for (const key of consumer.apiKeys) {
+      if (byKeyPrefix.has(key.prefix)) problems.push(`consumers[${consumer.id}]: API key prefix "${key.prefix}" is not unique`);
+      byKeyPrefix.set(key.prefix, { consumer, key });
+    }
     for (const subscription of consumer.subscriptions) {
       if (!plans.has(subscription.plan)) problems.push(`consumers[${consumer.id}]: subscription to ${subscription.api} v${subscription.major} names unknown plan "${subscription.plan}"`);
     }
   }
-  return { byClientId, plans };
+  return { byClientId, byKeyPrefix, plans };
 }
 
 /** One ajv per compile env would leak compiled schemas across snapshots; one per compile is cheap enough. */

@@ -78,6 +78,9 @@ export const jwtAuthPolicy = definePolicy<JwtAuthConfig>({
     // Synchronous on a cache hit (the common case: clients reuse a token for minutes), so a
     // repeat caller costs no promise; only a first sight of a token goes async to verify it.
     return function jwtAuth(req, _res, ctx) {
+      // Another credential (an API key, checked first by name at the same priority) already
+      // identified the caller: either credential is enough.
+      if (ctx.consumer !== undefined) return undefined;
       const header = req.headers.authorization;
       if (header === undefined || header === '') {
         throw new GatewayError('auth.token_missing', 'This API needs a bearer access token.', { headers: { 'www-authenticate': REALM } });

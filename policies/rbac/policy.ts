@@ -18,10 +18,13 @@ export const rbacPolicy = definePolicy<RbacConfig>({
     return function rbac(_req, _res, ctx) {
       const needed = (ctx.operationId === undefined ? undefined : required.get(ctx.operationId)) ?? config.defaultScopes;
       if (needed.length === 0) return;
-      const granted = ctx.scopes ?? [];
+      // A token's scopes count only where the plan grants them too; a caller without token
+      // scopes (an API key) gets what its plan grants.
+      const granted = ctx.scopes;
       const plan = ctx.consumer?.plan === undefined ? undefined : planScopes.get(ctx.consumer.plan);
       for (const scope of needed) {
-        if (!granted.includes(scope) || (plan !== undefined && !plan.has(scope))) {
+        const byToken = granted === undefined ? plan !== undefined : granted.includes(scope);
+        if (!byToken || (plan !== undefined && !plan.has(scope))) {
           throw new GatewayError('access.scope_missing', `Operation ${ctx.operationId ?? ''} needs scope "${scope}".`, {
             extensions: { scope },
           });

@@ -13,12 +13,15 @@ export const subscriptionPolicy = definePolicy<SubscriptionConfig>({
   priority: 1200,
   schema: subscriptionSchema,
   create(config, deps) {
-    const { byClientId } = deps.directory;
+    const { byClientId, byKeyPrefix } = deps.directory;
+    const byId = new Map([...byClientId.values(), ...[...byKeyPrefix.values()].map((e) => e.consumer)].map((c) => [c.id, c]));
     const consumerHeader = config.consumerHeader.toLowerCase();
     const subjectHeader = config.subjectHeader.toLowerCase();
 
     return function subscription(_req, _res, ctx) {
-      const consumer = ctx.clientId === undefined ? undefined : byClientId.get(ctx.clientId);
+      // An API key names its consumer; a token names its client, which maps to one.
+      const consumer =
+        ctx.consumer !== undefined ? byId.get(ctx.consumer.id) : ctx.clientId === undefined ? undefined : byClientId.get(ctx.clientId);
       if (consumer === undefined) {
         throw new GatewayError('access.unknown_consumer', 'The calling client is not a registered consumer.');
       }

@@ -49,8 +49,8 @@ describe('subscription and rbac', () => {
         ],
         plans: [{ id: 'read-only', name: 'Read only', scopes: ['orders:read'] }],
         consumers: [
-          { id: 'storefront', name: 'Storefront', team: 'web', clientIds: ['storefront'], subscriptions: [{ api: 'orders', major: 1, plan: 'read-only' }] },
-          { id: 'crm-sync', name: 'CRM sync', team: 'crm', clientIds: ['crm-sync'], subscriptions: [] },
+          { id: 'storefront', name: 'Storefront', team: 'web', clientIds: ['storefront'], apiKeys: [], subscriptions: [{ api: 'orders', major: 1, plan: 'read-only' }] },
+          { id: 'crm-sync', name: 'CRM sync', team: 'crm', clientIds: ['crm-sync'], apiKeys: [], subscriptions: [] },
         ],
       }),
     });
@@ -132,8 +132,8 @@ describe('subscription and rbac', () => {
       apis: [httpApi('orders', upstream.url, [{ id: 'listOrders', method: 'GET', path: '/orders' }])],
       plans: [],
       consumers: [
-        { id: 'a', name: 'A', team: 't', clientIds: ['same'], subscriptions: [{ api: 'orders', major: 1, plan: 'gold' }] },
-        { id: 'b', name: 'B', team: 't', clientIds: ['same'], subscriptions: [] },
+        { id: 'a', name: 'A', team: 't', clientIds: ['same'], apiKeys: [], subscriptions: [{ api: 'orders', major: 1, plan: 'gold' }] },
+        { id: 'b', name: 'B', team: 't', clientIds: ['same'], apiKeys: [], subscriptions: [] },
       ],
     });
     const result = await gw.gateway.apply(JSON.stringify(bad), 'test');

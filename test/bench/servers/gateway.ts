@@ -62,7 +62,7 @@ const body = {
     },
   ],
   plans: [{ id: 'bench', name: 'Bench', scopes: ['items:read', 'orders:write'] }],
-  consumers: [{ id: 'bench-client', name: 'Bench client', team: 'bench', clientIds: ['bench-client'], subscriptions: [{ api: 'bench', major: 1, plan: 'bench' }] }],
+  consumers: [{ id: 'bench-client', name: 'Bench client', team: 'bench', clientIds: ['bench-client'], apiKeys: [], subscriptions: [{ api: 'bench', major: 1, plan: 'bench' }] }],
 };
 const snapshot = { ...body, hash: computeSnapshotHash(body) };
 
