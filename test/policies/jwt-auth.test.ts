@@ -10,8 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
-import { createDevIdentityProvider, type DevIdentityProvider } from '../../control-plane/dev-idp/dev-idp.js';
-import { demoIdentities } from '../../control-plane/dev-idp/demo-identities.js';
+import { startDevIdp, type TestIdp } from '../support/dev-idp.js';
 import { buildSnapshot, httpApi, startTestGateway, type TestGateway } from '../support/gateway-harness.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../support/upstream.js';
 
@@ -26,8 +25,8 @@ async function listen(server: Server): Promise<string> {
 describe('jwt-auth', () => {
   let upstream: RecordingUpstream;
   let gw: TestGateway;
-  let idpServer: Server;
-  let idp: DevIdentityProvider;
+  let testIdp: TestIdp;
+  let idp: TestIdp['idp'];
   let keyServer: Server;
   let keyServerUrl: string;
   let jwksFetches = 0;
@@ -36,11 +35,8 @@ describe('jwt-auth', () => {
 
   before(async () => {
     upstream = await startRecordingUpstream();
-    idpServer = createServer();
-    const origin = await listen(idpServer);
-    const { clients, users } = demoIdentities();
-    idp = await createDevIdentityProvider({ issuer: `${origin}/oidc`, audience: AUDIENCE, clients, users });
-    idpServer.on('request', (req, res) => idp.callback(req, res));
+    testIdp = await startDevIdp(AUDIENCE);
+    idp = testIdp.idp;
 
     const pair = await generateKeyPair('RS256', { extractable: true });
     privateKey = pair.privateKey;
@@ -71,9 +67,7 @@ describe('jwt-auth', () => {
   after(async () => {
     await gw.close();
     await upstream.close();
-    await idp.close();
-    idpServer.closeAllConnections();
-    await new Promise((r) => idpServer.close(r));
+    await testIdp.close();
     keyServer.closeAllConnections();
     await new Promise((r) => keyServer.close(r));
   });
@@ -82,18 +76,7 @@ describe('jwt-auth', () => {
     upstream.seen.length = 0;
   });
 
-  async function idpToken(): Promise<string> {
-    const response = await fetch(idp.tokenEndpoint, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from('storefront:demo-storefront-secret').toString('base64')}`,
-      },
-      body: 'grant_type=client_credentials',
-    });
-    assert.equal(response.status, 200);
-    return ((await response.json()) as { access_token: string }).access_token;
-  }
+  const idpToken = (): Promise<string> => testIdp.token('storefront');
 
   function localToken(claims: Record<string, unknown>, header: Record<string, unknown> = {}): Promise<string> {
     const now = Math.floor(Date.now() / 1000);

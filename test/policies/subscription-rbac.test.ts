@@ -5,29 +5,19 @@
  * upstream in gateway-owned headers that callers cannot spoof.
  */
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { createDevIdentityProvider, type DevIdentityProvider } from '../../control-plane/dev-idp/dev-idp.js';
-import { demoIdentities } from '../../control-plane/dev-idp/demo-identities.js';
+import { startDevIdp, type TestIdp } from '../support/dev-idp.js';
 import { buildSnapshot, httpApi, startTestGateway, type TestGateway } from '../support/gateway-harness.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../support/upstream.js';
 
 describe('subscription and rbac', () => {
   let upstream: RecordingUpstream;
   let gw: TestGateway;
-  let idpServer: Server;
-  let idp: DevIdentityProvider;
-  const secrets = new Map(demoIdentities().clients.map((c) => [c.clientId, c.clientSecret]));
+  let idp: TestIdp;
 
   before(async () => {
     upstream = await startRecordingUpstream();
-    idpServer = createServer();
-    await new Promise<void>((resolve) => idpServer.listen(0, '127.0.0.1', resolve));
-    const origin = `http://127.0.0.1:${(idpServer.address() as AddressInfo).port}`;
-    const { clients, users } = demoIdentities();
-    idp = await createDevIdentityProvider({ issuer: `${origin}/oidc`, audience: 'gatehouse', clients, users });
-    idpServer.on('request', (req, res) => idp.callback(req, res));
+    idp = await startDevIdp();
     gw = await startTestGateway({
       snapshot: buildSnapshot({
         apis: [
@@ -40,7 +30,7 @@ describe('subscription and rbac', () => {
             ],
             {
               policies: [
-                { policy: 'jwt-auth', config: { issuers: [{ issuer: idp.issuer, jwksUri: idp.jwksUri, audiences: ['gatehouse'] }] } },
+                { policy: 'jwt-auth', config: { issuers: [{ issuer: idp.idp.issuer, jwksUri: idp.idp.jwksUri, audiences: ['gatehouse'] }] } },
                 { policy: 'subscription', config: {} },
                 { policy: 'rbac', config: { requiredScopes: { listOrders: ['orders:read'], createOrder: ['orders:write'] } } },
               ],
@@ -60,26 +50,13 @@ describe('subscription and rbac', () => {
     await gw.close();
     await upstream.close();
     await idp.close();
-    idpServer.closeAllConnections();
-    await new Promise((r) => idpServer.close(r));
   });
 
   beforeEach(() => {
     upstream.seen.length = 0;
   });
 
-  async function token(clientId: string, scope?: string): Promise<string> {
-    const response = await fetch(idp.tokenEndpoint, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`${clientId}:${secrets.get(clientId)}`).toString('base64')}`,
-      },
-      body: scope === undefined ? 'grant_type=client_credentials' : `grant_type=client_credentials&scope=${encodeURIComponent(scope)}`,
-    });
-    assert.equal(response.status, 200, await response.clone().text());
-    return ((await response.json()) as { access_token: string }).access_token;
-  }
+  const token = (clientId: string, scope?: string): Promise<string> => idp.token(clientId, scope);
 
   async function refused(response: Response, code: string): Promise<Record<string, unknown>> {
     assert.equal(response.status, 403);
