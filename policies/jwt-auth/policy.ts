@@ -34,10 +34,17 @@ interface Verified {
   exp: number;
 }
 
-function toVerified(payload: JWTPayload): Verified {
+function toVerified(payload: JWTPayload, rolesClaim: string, roleScopes: Readonly<Record<string, string[]>>): Verified {
   const scope = typeof payload.scope === 'string' ? payload.scope : Array.isArray(payload.scp) ? (payload.scp as string[]).join(' ') : '';
   const clientId = typeof payload.client_id === 'string' ? payload.client_id : typeof payload.azp === 'string' ? payload.azp : undefined;
-  return { subject: payload.sub, clientId, scopes: scope.split(' ').filter(Boolean), exp: payload.exp ?? 0 };
+  const scopes = new Set(scope.split(' ').filter(Boolean));
+  const roles = payload[rolesClaim];
+  if (Array.isArray(roles)) {
+    for (const role of roles) {
+      if (typeof role === 'string' && Object.hasOwn(roleScopes, role)) for (const granted of roleScopes[role]!) scopes.add(granted);
+    }
+  }
+  return { subject: payload.sub, clientId, scopes: [...scopes], exp: payload.exp ?? 0 };
 }
 
 export const jwtAuthPolicy = definePolicy<JwtAuthConfig>({
@@ -146,7 +153,7 @@ export const jwtAuthPolicy = definePolicy<JwtAuthConfig>({
                 : 'The token signature or claims are invalid.';
         throw unauthorized(reason, error);
       }
-      const verified = toVerified(payload);
+      const verified = toVerified(payload, issuer.rolesClaim, issuer.roleScopes);
       remember(key, verified);
       apply(ctx, verified);
     }

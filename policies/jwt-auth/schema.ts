@@ -7,6 +7,8 @@ export interface JwtIssuerConfig {
   audiences: string[];
   algorithms: string[];
   clockSkewSeconds: number;
+  rolesClaim: string;
+  roleScopes: Record<string, string[]>;
 }
 
 export interface JwtAuthConfig {
@@ -41,8 +43,16 @@ export const jwtAuthSchema: JSONSchemaType<JwtAuthConfig> = {
             description: 'Accepted signature algorithms; symmetric ones and `none` are never accepted.',
           },
           clockSkewSeconds: { type: 'integer', minimum: 0, maximum: 300, default: 30, description: 'Leeway for exp, nbf and iat.' },
+          rolesClaim: { type: 'string', minLength: 1, maxLength: 100, default: 'roles', description: 'Claim holding the caller\'s roles (a list).' },
+          roleScopes: {
+            type: 'object',
+            required: [],
+            additionalProperties: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 200 }, maxItems: 50 },
+            default: {},
+            description: 'Scopes each role grants, added to the token\'s own `scope`.',
+          },
         },
-        required: ['issuer', 'jwksUri', 'audiences', 'algorithms', 'clockSkewSeconds'],
+        required: ['issuer', 'jwksUri', 'audiences', 'algorithms', 'clockSkewSeconds', 'rolesClaim', 'roleScopes'],
         additionalProperties: false,
       },
     },

@@ -59,8 +59,19 @@ describe('jwt-auth', () => {
         maxTokenBytes: 4096,
       },
     };
+    const withRoles = {
+      policy: 'jwt-auth',
+      config: { issuers: [{ issuer: LOCAL_ISSUER, jwksUri: `${keyServerUrl}/jwks`, audiences: [AUDIENCE], roleScopes: { support: ['orders:read'] } }] },
+    };
     gw = await startTestGateway({
-      snapshot: buildSnapshot({ apis: [httpApi('orders', upstream.url, [{ id: 'listOrders', method: 'GET', path: '/orders' }], { policies: [jwtAuth] })] }),
+      snapshot: buildSnapshot({
+        apis: [
+          httpApi('orders', upstream.url, [{ id: 'listOrders', method: 'GET', path: '/orders' }], { policies: [jwtAuth] }),
+          httpApi('roles', upstream.url, [{ id: 'listOrders', method: 'GET', path: '/orders' }], {
+            policies: [withRoles, { policy: 'rbac', config: { defaultScopes: ['orders:read'] } }],
+          }),
+        ],
+      }),
     });
   });
 
@@ -181,6 +192,14 @@ describe('jwt-auth', () => {
     await new Promise((r) => setTimeout(r, 1100)); // the cooldown after the last fetch
     const rotated = await idpToken();
     assert.equal((await call(`Bearer ${rotated}`)).status, 200);
+  });
+
+  it('maps a roles claim to scopes where configured', async () => {
+    const ask = async (claims: Record<string, unknown>): Promise<number> =>
+      (await fetch(`${gw.url}/roles/v1/orders`, { headers: { authorization: `Bearer ${await localToken({ scope: '', ...claims })}` } })).status;
+    assert.equal(await ask({ roles: ['support'] }), 200);
+    assert.equal(await ask({ roles: ['visitor'] }), 403);
+    assert.equal(await ask({}), 403);
   });
 
   it('fails closed with 503 auth.provider_unavailable when the issuer keys cannot be fetched', async () => {
