@@ -23,7 +23,7 @@ import {
   type PolicyHandler,
 } from '../policies/index.js';
 import { readBody } from './body.js';
-import { createGatewayMetrics, createRouteMetrics, UNMATCHED, type GatewayMetrics } from './metrics.js';
+import { createGatewayMetrics, createRouteMetrics, policyMetrics, UNMATCHED, type GatewayMetrics } from './metrics.js';
 import { renderProblem, toGatewayError } from './problem.js';
 import { createForwarder, type Forwarder } from './proxy.js';
 import type { CompiledVersion } from './router.js';
@@ -95,7 +95,7 @@ export function createGateway(options: GatewayOptions): Gateway {
   const compileEnv: CompileEnv = {
     registry: createPolicyRegistry(options.policies ?? BUILT_IN_POLICIES),
     adapters: options.adapters ?? BUILT_IN_ADAPTERS,
-    policyDeps: { logger, clock, accessLog, fetch: options.fetch ?? fetch },
+    policyDeps: { logger, clock, accessLog, fetch: options.fetch ?? fetch, metrics: policyMetrics(metrics) },
     metrics,
     logger,
     resolveSecret: options.resolveSecret,
@@ -260,6 +260,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       const version = state.version;
       const upstream = ctx.upstreamLatencyMs === undefined ? undefined : ctx.upstreamLatencyMs / 1000;
       (version?.metrics ?? unmatchedMetrics).observe(res.headersSent ? res.statusCode : 499, (performance.now() - ctx.startedAt) / 1000, upstream);
+      if (ctx.decision !== 'allow') metrics.decisions.labels(ctx.decision).inc();
       if (version !== undefined) runEndHooks(version.endHooks, req, res, ctx);
       runEndHooks(snapshot.gatewayEndHooks, req, res, ctx);
       // The proxy's own listeners keep `res` reachable from the connection's last request

@@ -22,6 +22,10 @@ export interface GatewayMetrics {
   readonly upstreamErrors: Counter<'api' | 'version' | 'code'>;
   /** Sockets of the upstream agent by state, read at scrape time (see `watchAgent`). */
   readonly upstreamSockets: Gauge<'state'>;
+  /** Requests the gateway refused or failed, by problem code. */
+  readonly decisions: Counter<'code'>;
+  /** Counters policies asked for, by name. */
+  readonly policyCounters: Map<string, Counter<string>>;
 }
 
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -70,6 +74,13 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
       help: 'Snapshots rejected whole (the previous one kept serving).',
       registers,
     }),
+    decisions: new Counter({
+      name: 'gatehouse_policy_decisions_total',
+      help: 'Requests refused or failed, by problem code.',
+      labelNames: ['code'],
+      registers,
+    }),
+    policyCounters: new Map(),
     upstreamSockets: new Gauge({
       name: 'gatehouse_upstream_sockets',
       help: 'Upstream keep-alive sockets: in use (active), idle (free), and requests queued for one (queued).',
@@ -82,6 +93,22 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
       labelNames: ['api', 'version', 'code'],
       registers,
     }),
+  };
+}
+
+/** The counters policies use, registered on this gateway's registry under `gatehouse_<name>`. */
+export function policyMetrics(metrics: GatewayMetrics): { counter(name: string, help: string, labelNames: readonly string[]): (labels: Record<string, string>) => void } {
+  return {
+    counter(name, help, labelNames) {
+      const full = `gatehouse_${name}`;
+      let counter = metrics.policyCounters.get(full);
+      if (counter === undefined) {
+        counter = new Counter({ name: full, help, labelNames: [...labelNames], registers: [metrics.registry] });
+        metrics.policyCounters.set(full, counter);
+      }
+      const found = counter;
+      return (labels) => found.inc(labels);
+    },
   };
 }
 

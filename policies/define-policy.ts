@@ -76,6 +76,12 @@ export interface ConsumerDirectory {
   plans: ReadonlyMap<string, PlanSpec>;
 }
 
+/** Counters a policy may keep; the gateway exposes them on `/metrics` (prefix `gatehouse_`). */
+export interface PolicyMetrics {
+  /** A counter by name (created once per gateway, kept across snapshots); returns its increment. */
+  counter(name: string, help: string, labelNames: readonly string[]): (labels: Record<string, string>) => void;
+}
+
 /** What every policy's `create` may use. */
 export interface PolicyDeps {
   logger: Logger;
@@ -87,6 +93,7 @@ export interface PolicyDeps {
   directory: ConsumerDirectory;
   /** For policies that call out (JWKS, introspection); tests and the gateway inject it. */
   fetch: typeof fetch;
+  metrics: PolicyMetrics;
 }
 
 export type PolicyRequest = IncomingMessage;

@@ -52,6 +52,7 @@ export const jwtAuthPolicy = definePolicy<JwtAuthConfig>({
   priority: 1450,
   schema: jwtAuthSchema,
   create(config, deps) {
+    const countFetch = deps.metrics.counter('jwks_fetches_total', 'JWKS documents fetched, by issuer.', ['issuer']);
     const issuers = new Map(
       config.issuers.map((issuer) => [
         issuer.issuer,
@@ -61,7 +62,10 @@ export const jwtAuthPolicy = definePolicy<JwtAuthConfig>({
             createRemoteJWKSet(new URL(issuer.jwksUri), {
               cooldownDuration: config.jwksCooldownSeconds * 1000,
               timeoutDuration: 5000,
-              [customFetch]: deps.fetch,
+              [customFetch]: (url: string, init: RequestInit) => {
+                countFetch({ issuer: issuer.issuer });
+                return deps.fetch(url, init);
+              },
             }),
           ),
         },

@@ -184,6 +184,11 @@ describe('jwt-auth', () => {
     const flood = await Promise.all(Array.from({ length: 40 }, async () => call(`Bearer ${await localToken({ jti: randomUUID() }, { kid: randomUUID() })}`)));
     for (const response of flood) assert.equal(response.status, 401);
     assert.ok(jwksFetches - before <= 1, `${jwksFetches - before} JWKS fetches for 40 unknown kids`);
+    // The gateway counts the same fetches the key server saw.
+    const metrics = await (await fetch(`${gw.statusUrl}/metrics`)).text();
+    const counted = Number(/gatehouse_jwks_fetches_total\{issuer="https:\/\/issuer\.test\.local"\} (\d+)/.exec(metrics)?.[1]);
+    assert.equal(counted, jwksFetches);
+    assert.match(metrics, /gatehouse_policy_decisions_total\{code="auth.token_invalid"\} \d+/);
   });
 
   it('picks up a key rotation at the IdP without a restart', async () => {

@@ -49,6 +49,7 @@ const deps: PolicyDeps = {
   scope: createSnapshotScope(),
   directory: { byClientId: new Map(), byKeyPrefix: new Map(), plans: new Map() },
   fetch,
+  metrics: { counter: () => () => {} },
 };
 
 describe('definePolicy', () => {
