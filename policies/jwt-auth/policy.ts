@@ -6,13 +6,15 @@
  * hash of the token, never past `exp`.
  */
 import { hash } from 'node:crypto';
-import { createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload } from 'jose';
+import { createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import * as oidc from 'openid-client';
 import type { RequestContext } from '../../contracts/index.js';
 import { definePolicy } from '../define-policy.js';
 import { GatewayError } from '../errors.js';
 import { jwtAuthSchema, type JwtAuthConfig } from './schema.js';
 
 const REALM = 'Bearer realm="gatehouse"';
+const LOOPBACK_HTTP = /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/;
 const BEARER = /^Bearer[ \t]+([A-Za-z0-9\-._~+/]+=*)[ \t]*$/i;
 /** Claims only ID tokens carry (OpenID Connect Core §2, §3.1.3.6, §3.3.2.11). */
 const ID_TOKEN_CLAIMS = ['nonce', 'at_hash', 'c_hash', 's_hash'];
@@ -53,22 +55,49 @@ export const jwtAuthPolicy = definePolicy<JwtAuthConfig>({
   schema: jwtAuthSchema,
   create(config, deps) {
     const countFetch = deps.metrics.counter('jwks_fetches_total', 'JWKS documents fetched, by issuer.', ['issuer']);
+    /** One remote key set per JWKS URI and snapshot, shared by every binding naming it. */
+    const remoteSet = (jwksUri: string, issuer: string): JWTVerifyGetKey =>
+      deps.scope.memo(`jwks ${jwksUri} ${config.jwksCooldownSeconds}`, () =>
+        createRemoteJWKSet(new URL(jwksUri), {
+          cooldownDuration: config.jwksCooldownSeconds * 1000,
+          timeoutDuration: 5000,
+          [customFetch]: (url: string, init: RequestInit) => {
+            countFetch({ issuer });
+            return deps.fetch(url, init);
+          },
+        }),
+      );
+
+    /**
+     * No JWKS URI configured: OpenID discovery of the issuer (openid-client) on first use, once
+     * per snapshot; a failed discovery is retried by the next request. Plain http is allowed
+     * only for loopback issuers (development).
+     */
+    const discoveredSet = (issuer: string): JWTVerifyGetKey =>
+      deps.scope.memo(`discovery ${issuer} ${config.jwksCooldownSeconds}`, () => {
+        let pending: Promise<JWTVerifyGetKey> | undefined;
+        const resolve = (): Promise<JWTVerifyGetKey> =>
+          (pending ??= oidc
+            .discovery(new URL(issuer), 'gatehouse-gateway', undefined, undefined, {
+              execute: LOOPBACK_HTTP.test(issuer) ? [oidc.allowInsecureRequests] : [],
+              [oidc.customFetch]: deps.fetch,
+            })
+            .then((discovered) => {
+              const jwksUri = discovered.serverMetadata().jwks_uri;
+              if (jwksUri === undefined) throw new Error(`issuer ${issuer} publishes no jwks_uri`);
+              return remoteSet(jwksUri, issuer);
+            })
+            .catch((error: unknown) => {
+              pending = undefined;
+              throw error;
+            }));
+        return async (protectedHeader, token) => (await resolve())(protectedHeader, token);
+      });
+
     const issuers = new Map(
       config.issuers.map((issuer) => [
         issuer.issuer,
-        {
-          ...issuer,
-          jwks: deps.scope.memo(`jwks ${issuer.jwksUri} ${config.jwksCooldownSeconds}`, () =>
-            createRemoteJWKSet(new URL(issuer.jwksUri), {
-              cooldownDuration: config.jwksCooldownSeconds * 1000,
-              timeoutDuration: 5000,
-              [customFetch]: (url: string, init: RequestInit) => {
-                countFetch({ issuer: issuer.issuer });
-                return deps.fetch(url, init);
-              },
-            }),
-          ),
-        },
+        { ...issuer, jwks: issuer.jwksUri === undefined ? discoveredSet(issuer.issuer) : remoteSet(issuer.jwksUri, issuer.issuer) },
       ]),
     );
     const allowed = new Set(config.issuers.flatMap((issuer) => issuer.algorithms));

@@ -3,7 +3,7 @@ import type { JSONSchemaType } from 'ajv';
 
 export interface JwtIssuerConfig {
   issuer: string;
-  jwksUri: string;
+  jwksUri?: string;
   audiences: string[];
   algorithms: string[];
   clockSkewSeconds: number;
@@ -33,7 +33,12 @@ export const jwtAuthSchema: JSONSchemaType<JwtAuthConfig> = {
         type: 'object',
         properties: {
           issuer: { type: 'string', minLength: 1, maxLength: 500, description: 'Exact `iss` value.' },
-          jwksUri: { type: 'string', pattern: '^https?://', description: 'Where the issuer publishes its signing keys.' },
+          jwksUri: {
+            type: 'string',
+            pattern: '^https?://',
+            nullable: true,
+            description: 'Where the issuer publishes its signing keys; absent: found by OpenID discovery of the issuer.',
+          },
           audiences: { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1, description: 'Accepted `aud` values (any one).' },
           algorithms: {
             type: 'array',
@@ -52,7 +57,7 @@ export const jwtAuthSchema: JSONSchemaType<JwtAuthConfig> = {
             description: 'Scopes each role grants, added to the token\'s own `scope`.',
           },
         },
-        required: ['issuer', 'jwksUri', 'audiences', 'algorithms', 'clockSkewSeconds', 'rolesClaim', 'roleScopes'],
+        required: ['issuer', 'audiences', 'algorithms', 'clockSkewSeconds', 'rolesClaim', 'roleScopes'],
         additionalProperties: false,
       },
     },

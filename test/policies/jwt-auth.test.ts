@@ -67,6 +67,9 @@ describe('jwt-auth', () => {
       snapshot: buildSnapshot({
         apis: [
           httpApi('orders', upstream.url, [{ id: 'listOrders', method: 'GET', path: '/orders' }], { policies: [jwtAuth] }),
+          httpApi('discovered', upstream.url, [{ id: 'listOrders', method: 'GET', path: '/orders' }], {
+            policies: [{ policy: 'jwt-auth', config: { issuers: [{ issuer: idp.issuer, audiences: [AUDIENCE] }] } }],
+          }),
           httpApi('roles', upstream.url, [{ id: 'listOrders', method: 'GET', path: '/orders' }], {
             policies: [withRoles, { policy: 'rbac', config: { defaultScopes: ['orders:read'] } }],
           }),
@@ -197,6 +200,14 @@ describe('jwt-auth', () => {
     await new Promise((r) => setTimeout(r, 1100)); // the cooldown after the last fetch
     const rotated = await idpToken();
     assert.equal((await call(`Bearer ${rotated}`)).status, 200);
+  });
+
+  it('finds the keys by OpenID discovery when no JWKS URI is configured', async () => {
+    const response = await fetch(`${gw.url}/discovered/v1/orders`, { headers: { authorization: `Bearer ${await idpToken()}` } });
+    assert.equal(response.status, 200);
+    const forged = await localToken({ iss: idp.issuer });
+    const refusedResponse = await fetch(`${gw.url}/discovered/v1/orders`, { headers: { authorization: `Bearer ${forged}` } });
+    assert.equal(refusedResponse.status, 401);
   });
 
   it('maps a roles claim to scopes where configured', async () => {
