@@ -57,8 +57,9 @@ class InflightList {
   }
 }
 
-type ExchangeRequest = IncomingMessage & { [EXCHANGE]?: Exchange };
+/** The client request or the upstream response, carrying its exchange. */
 type ExchangeMessage = IncomingMessage & { [EXCHANGE]?: Exchange };
+type ExchangeRequest = ExchangeMessage;
 
 /** A response that dies half-way must not leave the client waiting for the rest. */
 function onUpstreamResponseClose(this: ExchangeMessage): void {

@@ -3,7 +3,7 @@
  * then `{rest}` → one of the version's declared operations. Exact segment matches only, so
  * `/orders/v1x/…` never reaches `/orders/v1/…`.
  */
-import { HTTP_METHODS, type HttpMethod, type OperationSpec, type VersionStatus } from '../contracts/index.js';
+import { HTTP_METHODS, type OperationSpec, type VersionStatus } from '../contracts/index.js';
 import type { EndHook, PolicyHandler } from '../policies/index.js';
 import type { RouteMetrics } from './metrics.js';
 import type { UpstreamAdapter } from './upstreams/index.js';
@@ -165,4 +165,3 @@ export function toProxyTarget(baseUrl: string): ProxyTarget {
   return { protocol, host: url.host, hostname: url.hostname, port, path: url.pathname.replace(/\/$/, '') };
 }
 
-export type { HttpMethod };

@@ -70,6 +70,7 @@ export function createSnapshotScope(): SnapshotScope {
 
 /** The snapshot's consumers and plans, indexed once per snapshot. */
 export interface ConsumerDirectory {
+  byId: ReadonlyMap<string, ConsumerSpec>;
   byClientId: ReadonlyMap<string, ConsumerSpec>;
   /** API keys by their (non-secret) prefix. */
   byKeyPrefix: ReadonlyMap<string, { consumer: ConsumerSpec; key: ApiKeySpec }>;

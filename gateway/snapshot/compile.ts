@@ -63,12 +63,12 @@ function compileDirectory(snapshot: Snapshot, problems: string[]): ConsumerDirec
     if (plans.has(plan.id)) problems.push(`plans[${plan.id}]: duplicate id`);
     plans.set(plan.id, plan);
   }
-  const ids = new Set<string>();
+  const byId = new Map<string, ConsumerSpec>();
   const byClientId = new Map<string, ConsumerSpec>();
   const byKeyPrefix = new Map<string, { consumer: ConsumerSpec; key: ApiKeySpec }>();
   for (const consumer of snapshot.consumers) {
-    if (ids.has(consumer.id)) problems.push(`consumers[${consumer.id}]: duplicate id`);
-    ids.add(consumer.id);
+    if (byId.has(consumer.id)) problems.push(`consumers[${consumer.id}]: duplicate id`);
+    byId.set(consumer.id, consumer);
     for (const clientId of consumer.clientIds) {
       const other = byClientId.get(clientId);
       if (other !== undefined) problems.push(`consumers[${consumer.id}]: client id "${clientId}" already belongs to ${other.id}`);
@@ -82,7 +82,7 @@ function compileDirectory(snapshot: Snapshot, problems: string[]): ConsumerDirec
       if (!plans.has(subscription.plan)) problems.push(`consumers[${consumer.id}]: subscription to ${subscription.api} v${subscription.major} names unknown plan "${subscription.plan}"`);
     }
   }
-  return { byClientId, byKeyPrefix, plans };
+  return { byId, byClientId, byKeyPrefix, plans };
 }
 
 /** One ajv per compile env would leak compiled schemas across snapshots; one per compile is cheap enough. */

@@ -55,6 +55,7 @@ export const jwtAuthPolicy = definePolicy<JwtAuthConfig>({
   schema: jwtAuthSchema,
   create(config, deps) {
     const countFetch = deps.metrics.counter('jwks_fetches_total', 'JWKS documents fetched, by issuer.', ['issuer']);
+    const countVerification = deps.metrics.counter('jwt_verifications_total', 'Signature checks (verified-token cache misses), by outcome.', ['outcome']);
     /** One remote key set per JWKS URI and snapshot, shared by every binding naming it. */
     const remoteSet = (jwksUri: string, issuer: string): JWTVerifyGetKey =>
       deps.scope.memo(`jwks ${jwksUri} ${config.jwksCooldownSeconds}`, () =>
@@ -140,7 +141,6 @@ export const jwtAuthPolicy = definePolicy<JwtAuthConfig>({
     };
 
     async function verify(token: string, key: string, now: number, ctx: RequestContext): Promise<void> {
-
       let protectedHeader;
       let claims;
       try {
@@ -170,6 +170,7 @@ export const jwtAuthPolicy = definePolicy<JwtAuthConfig>({
           currentDate: new Date(now),
         }));
       } catch (error) {
+        countVerification({ outcome: 'refused' });
         if (error instanceof errors.JWKSTimeout || (error instanceof Error && !(error instanceof errors.JOSEError))) {
           throw new GatewayError('auth.provider_unavailable', 'The identity provider could not be reached to check the token.', {
             headers: { 'retry-after': '5' },
@@ -186,6 +187,7 @@ export const jwtAuthPolicy = definePolicy<JwtAuthConfig>({
                 : 'The token signature or claims are invalid.';
         throw unauthorized(reason, error);
       }
+      countVerification({ outcome: 'verified' });
       const verified = toVerified(payload, issuer.rolesClaim, issuer.roleScopes);
       remember(key, verified);
       apply(ctx, verified);

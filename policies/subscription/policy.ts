@@ -13,8 +13,7 @@ export const subscriptionPolicy = definePolicy<SubscriptionConfig>({
   priority: 1200,
   schema: subscriptionSchema,
   create(config, deps) {
-    const { byClientId, byKeyPrefix } = deps.directory;
-    const byId = new Map([...byClientId.values(), ...[...byKeyPrefix.values()].map((e) => e.consumer)].map((c) => [c.id, c]));
+    const { byId, byClientId } = deps.directory;
     const consumerHeader = config.consumerHeader.toLowerCase();
     const subjectHeader = config.subjectHeader.toLowerCase();
 

@@ -173,11 +173,14 @@ describe('jwt-auth', () => {
     await assertRejected(await call('Basic c3RvcmVmcm9udDpzZWNyZXQ='));
   });
 
-  it('accepts a well-formed local token; repeats need no new JWKS fetch', async () => {
-    const token = await localToken({});
-    assert.equal((await call(`Bearer ${token}`)).status, 200);
+  it('accepts a well-formed local token and serves repeats from the verified-token cache', async () => {
+    const verified = async (): Promise<number> =>
+      Number(/gatehouse_jwt_verifications_total\{outcome="verified"\} (\d+)/.exec(await (await fetch(`${gw.statusUrl}/metrics`)).text())?.[1] ?? 0);
+    const token = await localToken({ jti: 'cache-probe' });
+    const before = await verified();
     const fetchesBefore = jwksFetches;
-    for (let i = 0; i < 5; i++) assert.equal((await call(`Bearer ${token}`)).status, 200);
+    for (let i = 0; i < 6; i++) assert.equal((await call(`Bearer ${token}`)).status, 200);
+    assert.equal(await verified(), before + 1, 'one signature check for six calls with the same token');
     assert.equal(jwksFetches, fetchesBefore);
   });
 

@@ -47,7 +47,7 @@ const deps: PolicyDeps = {
   clock: { now: () => 0 },
   accessLog: { write() {} },
   scope: createSnapshotScope(),
-  directory: { byClientId: new Map(), byKeyPrefix: new Map(), plans: new Map() },
+  directory: { byId: new Map(), byClientId: new Map(), byKeyPrefix: new Map(), plans: new Map() },
   fetch,
   metrics: { counter: () => () => {} },
 };
