@@ -29,6 +29,8 @@ interface Exchange {
   timedOut: 'connect' | 'response' | undefined;
   /** Response headers arrived (or the exchange failed): no deadline applies any more. */
   settled: boolean;
+  /** Already sent a second time after a credential refresh (at most once). */
+  replayed: boolean;
   /** Links of the in-flight list (see `InflightList`). */
   prev: Exchange | undefined;
   next: Exchange | undefined;
@@ -79,6 +81,9 @@ const DROPPED_RESPONSE_HEADERS = new Set([
   'upgrade',
   'x-powered-by',
 ]);
+
+/** RFC 9110 §9.2.2: sending these twice has the effect of sending them once. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
 /** Precision of connect and response timeouts. */
 const SWEEP_INTERVAL_MS = 20;
@@ -208,12 +213,51 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         fail(req, res, mapped.error);
         return;
       }
+      if (mapped.kind === 'replay') {
+        replay(req, res, exchange, mapped);
+        return;
+      }
       const out = mapped.kind === 'replace' ? mapped.body : body;
       const headers = responseHeaders(proxyRes, ctx.requestId, true, route);
       headers.push('content-length', String(out.length));
       res.writeHead(status, proxyRes.statusMessage, headers);
       res.end(out);
     });
+  }
+
+  /**
+   * Sends the request once more after the adapter renewed its credential, when that cannot
+   * do a write twice: RFC 9110 idempotent methods only, and only when the body is at hand
+   * (buffered, or there is none) rather than already streamed away.
+   */
+  function replay(req: ExchangeRequest, res: ServerResponse, exchange: Exchange, mapped: { ready: Promise<unknown>; otherwise: GatewayError }): void {
+    const { ctx, route } = exchange;
+    const headers = ctx.upstreamHeaders;
+    const bodyAtHand = ctx.body !== undefined || (headers['transfer-encoding'] === undefined && (headers['content-length'] ?? '0') === '0');
+    if (exchange.replayed || !IDEMPOTENT.has(req.method ?? '') || !bodyAtHand) {
+      // Answered once the renewal settled, so a client that retries at once gets the new credential.
+      mapped.ready.then(
+        () => fail(req, res, mapped.otherwise),
+        (error: unknown) => fail(req, res, error),
+      );
+      return;
+    }
+    exchange.replayed = true;
+    mapped.ready
+      .then(() => route.adapter.prepare(ctx, req.method ?? 'GET'))
+      .then(
+        () => {
+          if (exchange.abandoned || res.writableEnded) return;
+          exchange.sentAt = performance.now();
+          exchange.settled = false;
+          exchange.timedOut = undefined;
+          exchange.proxyReq = undefined;
+          inflight.add(exchange);
+          req.url = ctx.upstreamPath;
+          void middleware(req, res, (error?: unknown) => fail(req, res, error));
+        },
+        (error: unknown) => fail(req, res, error),
+      );
   }
 
   function onError(error: Error, req: IncomingMessage, res: ServerResponse | Socket): void {
@@ -306,6 +350,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         abandoned: false,
         timedOut: undefined,
         settled: false,
+        replayed: false,
         prev: undefined,
         next: undefined,
       };

@@ -170,8 +170,17 @@ export function compileSnapshot(text: string, env: CompileEnv): CompiledSnapshot
         for (const e of validateSettings.errors ?? []) problems.push(`${where}.upstream.settings${e.instancePath} ${e.message ?? 'is invalid'}`);
         continue;
       }
-      const adapter = collect(() =>
-        factory.create(settings, {
+      const adapter = collect(() => {
+        try {
+          return createAdapter();
+        } catch (error) {
+          // Name the API version for the adapter's own checks (resolveSecret already does).
+          const message = (error as Error).message;
+          throw new Error(message.startsWith(where) ? message : `${where}.upstream.${message}`);
+        }
+      });
+      function createAdapter() {
+        return factory!.create(settings, {
           baseUrl: new URL(spec.upstream.baseUrl),
           logger: env.logger,
           fetch: env.fetch,
@@ -181,8 +190,8 @@ export function compileSnapshot(text: string, env: CompileEnv): CompiledSnapshot
             if (value === undefined || value === '') throw new Error(`${where}.upstream.${field}: secret "${ref.env}" is not set`);
             return value;
           },
-        }),
-      );
+        });
+      }
       const policies = collect(() =>
         buildPipeline({ bindings: spec.policies, registry: env.registry, deps: policyDeps, ajv, stage: 'route', where }),
       );

@@ -2,16 +2,21 @@
  * @module Salesforce REST (upstreams.md §2): bearer token injected; error arrays
  * `[{message, errorCode, fields}]` mapped to problems; `403 REQUEST_LIMIT_EXCEEDED` (Salesforce
  * never sends 429) becomes 503 `upstream.rate_limited` with a conservative `Retry-After`.
- * Token minting (client credentials / JWT bearer) arrives with the identity work; here the
- * token is a static reference.
+ * The token is minted by the gateway (client credentials or JWT bearer, see
+ * `salesforce-token.ts`) and renewed once on 401 `INVALID_SESSION_ID`, replaying the call when
+ * it is idempotent; a static token reference remains for orgs that hand one out.
  */
 import type { JSONSchemaType } from 'ajv';
 import type { BusinessOperation } from '../../contracts/index.js';
 import { GatewayError } from '../../policies/index.js';
+import { createSalesforceTokenSource, type SalesforceOAuthSettings, type SalesforceTokenSource } from './salesforce-token.js';
 import { fieldNames, isRecord, secretRefSchema, stripCallerCredentials, tryParseJson, type AdapterFactory, type MappedResponse, type SecretRef } from './types.js';
 
 export interface SalesforceSettings {
-  accessToken: SecretRef;
+  /** A fixed token (exactly one of `accessToken` and `oauth`). */
+  accessToken?: SecretRef;
+  /** The gateway mints its own token (exactly one of `accessToken` and `oauth`). */
+  oauth?: SalesforceOAuthSettings;
   /** Seconds to tell callers to wait when the org's API allocation is exhausted. */
   limitRetryAfterSeconds: number;
 }
@@ -19,7 +24,25 @@ export interface SalesforceSettings {
 const schema: JSONSchemaType<SalesforceSettings> = {
   type: 'object',
   properties: {
-    accessToken: { ...secretRefSchema, description: 'Reference to a Salesforce access token.' },
+    accessToken: { ...secretRefSchema, nullable: true, description: 'Reference to a fixed Salesforce access token.' } as never,
+    oauth: {
+      type: 'object',
+      nullable: true,
+      description: 'How the gateway mints its own token at the Salesforce token endpoint.',
+      properties: {
+        grant: { type: 'string', enum: ['client_credentials', 'jwt_bearer'] },
+        tokenUrl: { type: 'string', format: 'uri', pattern: '^https?://', nullable: true, description: 'Default: {base URL origin}/services/oauth2/token.' },
+        clientId: { type: 'string', minLength: 1, maxLength: 256, description: 'Consumer key of the connected app.' },
+        clientSecret: { ...secretRefSchema, nullable: true, description: 'client_credentials: consumer secret.' } as never,
+        privateKey: { ...secretRefSchema, nullable: true, description: 'jwt_bearer: PEM private key.' } as never,
+        username: { type: 'string', minLength: 1, maxLength: 256, nullable: true, description: 'jwt_bearer: the pre-authorised user.' },
+        audience: { type: 'string', minLength: 1, maxLength: 256, nullable: true, description: 'jwt_bearer: assertion audience.' },
+        maxAgeSeconds: { type: 'integer', minimum: 60, maximum: 86_400, nullable: true, description: 'Renew after this long even without a refusal (default 7200).' },
+        renewCooldownSeconds: { type: 'integer', minimum: 0, maximum: 3600, nullable: true, description: 'No second mint within this long of the last (default 10).' },
+      },
+      required: ['grant', 'clientId'],
+      additionalProperties: false,
+    },
     limitRetryAfterSeconds: {
       type: 'integer',
       minimum: 1,
@@ -28,7 +51,7 @@ const schema: JSONSchemaType<SalesforceSettings> = {
       description: 'Retry-After sent when Salesforce answers REQUEST_LIMIT_EXCEEDED.',
     },
   },
-  required: ['accessToken', 'limitRetryAfterSeconds'],
+  required: ['limitRetryAfterSeconds'],
   additionalProperties: false,
 };
 
@@ -105,7 +128,11 @@ export const salesforceAdapter: AdapterFactory<SalesforceSettings> = {
   kind: 'salesforce',
   schema,
   create(settings, env) {
-    const authorization = `Bearer ${env.resolveSecret(settings.accessToken, 'settings.accessToken')}`;
+    if ((settings.accessToken === undefined) === (settings.oauth === undefined)) {
+      throw new Error('settings: exactly one of accessToken and oauth is required');
+    }
+    const fixed = settings.accessToken === undefined ? undefined : `Bearer ${env.resolveSecret(settings.accessToken, 'settings.accessToken')}`;
+    const tokens: SalesforceTokenSource | undefined = settings.oauth === undefined ? undefined : createSalesforceTokenSource(settings.oauth, env);
     // The base URL usually ends in /services/data/vXX.X; operations are matched on the full path.
     const basePath = env.baseUrl.pathname.replace(/\/$/, '');
     return {
@@ -113,12 +140,23 @@ export const salesforceAdapter: AdapterFactory<SalesforceSettings> = {
       needsBody: false,
       prepare(ctx) {
         stripCallerCredentials(ctx.upstreamHeaders);
-        ctx.upstreamHeaders.authorization = authorization;
+        if (tokens === undefined) {
+          ctx.upstreamHeaders.authorization = fixed!;
+          return undefined;
+        }
+        const token = tokens.current();
+        if (token !== undefined) {
+          ctx.upstreamHeaders.authorization = `Bearer ${token}`;
+          return undefined;
+        }
+        return tokens.get().then((minted) => {
+          ctx.upstreamHeaders.authorization = `Bearer ${minted}`;
+        });
       },
       extractOperation: (method, path, body) => salesforceOperation(method, basePath + path, body),
       // 300: an external id matched several records; composite answers carry their errors in 200s.
       inspects: (status, _headers, ctx) => status >= 400 || status === 300 || (status === 200 && COMPOSITE.test(basePath + ctx.upstreamPath)),
-      mapResponse(status, _headers, body) {
+      mapResponse(status, _headers, body, ctx) {
         const parsed = tryParseJson(body);
         if (status === 200) return mapComposite(parsed);
         const errors = (Array.isArray(parsed) ? parsed : []).filter(isRecord).map((e) => ({
@@ -130,7 +168,16 @@ export const salesforceAdapter: AdapterFactory<SalesforceSettings> = {
         const upstream = { system: 'salesforce', errors };
         const detail = first?.message || `HTTP ${status}`;
         if (status === 401) {
-          return { kind: 'problem', error: new GatewayError('upstream.auth_failed', 'Salesforce refused the gateway credential.', { extensions: { upstream: { system: 'salesforce' } } }) };
+          const refused = new GatewayError('upstream.auth_failed', 'Salesforce refused the gateway credential.', { extensions: { upstream: { system: 'salesforce' } } });
+          const sent = ctx.upstreamHeaders.authorization;
+          if (tokens === undefined || first?.errorCode !== 'INVALID_SESSION_ID' || typeof sent !== 'string') return { kind: 'problem', error: refused };
+          // Salesforce checks the session before doing anything, so nothing happened upstream.
+          env.logger.info('salesforce session refused; renewing the token', { api: ctx.api, requestId: ctx.requestId });
+          const stale = sent.slice('Bearer '.length);
+          const ready = tokens.refresh(stale).then((fresh) => {
+            if (fresh === stale) throw refused;
+          });
+          return { kind: 'replay', ready, otherwise: refused };
         }
         if (status === 403 && first?.errorCode === 'REQUEST_LIMIT_EXCEEDED') {
           return {

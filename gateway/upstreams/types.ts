@@ -24,7 +24,13 @@ export const secretRefSchema = {
 export type MappedResponse =
   | { kind: 'pass' }
   | { kind: 'replace'; body: Buffer }
-  | { kind: 'problem'; error: GatewayError };
+  | { kind: 'problem'; error: GatewayError }
+  /**
+   * The upstream refused the gateway's credential as stale: once `ready` settles (a fresh one
+   * is in place), an idempotent request whose body can be sent again is replayed once (after
+   * `prepare` runs again); anything else gets `otherwise`.
+   */
+  | { kind: 'replay'; ready: Promise<unknown>; otherwise: GatewayError };
 
 export interface UpstreamAdapter {
   readonly kind: UpstreamKind;
