@@ -40,6 +40,12 @@ function violations(dir: string, allowed: (target: string) => boolean): string[]
   );
 }
 
+/**
+ * The embedded launcher (`npm start`) runs both planes in one process (DESIGN §2), so it is
+ * their composition root: the one file allowed to import from both. Nothing imports it.
+ */
+const COMPOSITION_ROOT = 'gateway/demo/start.ts';
+
 describe('dependency rule', () => {
   it('contracts/ imports only contracts/', () => {
     assert.deepEqual(violations('contracts', (t) => t.startsWith('contracts/')), []);
@@ -48,7 +54,16 @@ describe('dependency rule', () => {
     assert.deepEqual(violations('policies', (t) => t.startsWith('policies/') || t.startsWith('contracts/')), []);
   });
   it('gateway/ never imports control-plane/', () => {
-    assert.deepEqual(violations('gateway', (t) => !t.startsWith('control-plane/') && (!t.startsWith('test/') || t.startsWith('test/simulators/'))), []);
+    const found = violations('gateway', (t) => !t.startsWith('control-plane/') && (!t.startsWith('test/') || t.startsWith('test/simulators/')));
+    assert.deepEqual(
+      found.filter((v) => !(v.startsWith(`${COMPOSITION_ROOT} -> control-plane/`))),
+      [],
+    );
+  });
+  it('the composition root is imported by nothing', () => {
+    const root = COMPOSITION_ROOT.replace(/\.ts$/, '');
+    const importers = ['contracts', 'policies', 'gateway', 'control-plane', 'test'].flatMap((dir) => violations(dir, (t) => t.replace(/\.js$/, '') !== root));
+    assert.deepEqual(importers, []);
   });
   it('control-plane/ never imports gateway/, and of policies/ only schema.ts files', () => {
     assert.deepEqual(

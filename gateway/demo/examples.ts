@@ -1,7 +1,9 @@
 /**
  * @module The demo's curl examples: one list that the README shows and `test/demo/demo.test.ts`
- * runs verbatim against a started demo, so the two cannot drift. URLs carry the ports as
- * placeholders (`{{GATEWAY_PORT}}`, `{{STATUS_PORT}}`).
+ * runs verbatim (through `sh`) against a started demo, so the two cannot drift. URLs carry the
+ * ports as placeholders (`{{GATEWAY_PORT}}`, `{{STATUS_PORT}}`, `{{OIDC_PORT}}`). Calls made
+ * as a consuming system use a shell variable holding its token (`$STOREFRONT_TOKEN`), set by
+ * the token commands below, or the finance jobs' demo API key.
  */
 
 export interface DemoExample {
@@ -24,9 +26,40 @@ export interface DemoExample {
 export interface ExamplePorts {
   gatewayPort: number;
   statusPort: number;
+  /** Control-plane port, where the dev OpenID provider answers under `/oidc`. */
+  oidcPort: number;
 }
 
-export const DEFAULT_EXAMPLE_PORTS: ExamplePorts = { gatewayPort: 8080, statusPort: 8081 };
+export const DEFAULT_EXAMPLE_PORTS: ExamplePorts = { gatewayPort: 8080, statusPort: 8081, oidcPort: 4000 };
+
+/** A shell variable holding a demo client's access token (client-credentials grant). */
+export interface DemoTokenCommand {
+  variable: string;
+  clientId: string;
+  /** The dev provider's demo secret (public by design; see control-plane/dev-idp/demo-identities.ts). */
+  clientSecret: string;
+}
+
+export const DEMO_TOKEN_COMMANDS: readonly DemoTokenCommand[] = [
+  { variable: 'STOREFRONT_TOKEN', clientId: 'storefront', clientSecret: 'demo-storefront-secret' },
+  { variable: 'CRM_SYNC_TOKEN', clientId: 'crm-sync', clientSecret: 'demo-crm-sync-secret' },
+  { variable: 'SERVICE_DESK_TOKEN', clientId: 'service-desk', clientSecret: 'demo-service-desk-secret' },
+];
+
+/**
+ * One `VAR=$(curl … /oidc/token | sed …)` line: a token from the dev provider, kept in a shell
+ * variable (sed, not jq, so nothing beyond curl is needed).
+ */
+export function renderTokenCommand(command: DemoTokenCommand, ports: ExamplePorts = DEFAULT_EXAMPLE_PORTS): string {
+  return (
+    `${command.variable}=$(curl -sS -u ${command.clientId}:${command.clientSecret} -d grant_type=client_credentials ` +
+    `http://127.0.0.1:${ports.oidcPort}/oidc/token | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')`
+  );
+}
+
+const bearer = (variable: string): readonly string[] => ['-H', `authorization: Bearer $${variable}`];
+/** The finance jobs' demo API key (DEMO_FINANCE_API_KEY in snapshot.ts). */
+const FINANCE_KEY = ['-H', 'x-api-key: ghk_finance.demo-finance-jobs-api-key'] as const;
 
 const GW = 'http://127.0.0.1:{{GATEWAY_PORT}}';
 const STATUS = 'http://127.0.0.1:{{STATUS_PORT}}';
@@ -44,6 +77,7 @@ export const DEMO_EXAMPLES: readonly DemoExample[] = [
       'POST',
       `${GW}/erp-sales/v1/sale.order/search_read`,
       ...JSON_BODY,
+      ...bearer('STOREFRONT_TOKEN'),
       '-d',
       '{"domain":[["state","=","sale"]],"fields":["name","partner_id","amount_total","invoice_status"],"limit":3}',
     ],
@@ -65,6 +99,7 @@ export const DEMO_EXAMPLES: readonly DemoExample[] = [
       'POST',
       `${GW}/erp-sales/v1/account.move/read`,
       ...JSON_BODY,
+      ...FINANCE_KEY,
       '-d',
       '{"ids":[42],"fields":["name","invoice_origin","amount_total","amount_residual","payment_state"]}',
     ],
@@ -85,6 +120,7 @@ export const DEMO_EXAMPLES: readonly DemoExample[] = [
       'POST',
       `${GW}/erp-rpc/v1/jsonrpc`,
       ...JSON_BODY,
+      ...FINANCE_KEY,
       '-d',
       '{"jsonrpc":"2.0","method":"call","id":1,"params":{"service":"object","method":"execute_kw",' +
         '"args":[null,null,null,"res.partner","search_read",[[["is_company","=",true]]],{"fields":["name","ref","city"],"limit":3}]}}',
@@ -101,7 +137,7 @@ export const DEMO_EXAMPLES: readonly DemoExample[] = [
   {
     id: 'crm-soql',
     title: 'A SOQL query against Salesforce',
-    args: [...CURL, '-G', `${GW}/crm/v1/query`, '--data-urlencode', "q=SELECT Id, Name, Industry FROM Account WHERE Type = 'Customer - Direct' ORDER BY Name"],
+    args: [...CURL, ...bearer('CRM_SYNC_TOKEN'), '-G', `${GW}/crm/v1/query`, '--data-urlencode', "q=SELECT Id, Name, Industry FROM Account WHERE Type = 'Customer - Direct' ORDER BY Name"],
     expect: {
       status: 200,
       contains: ['HTTP/1.1 200 OK', '"totalSize":3', '"Name":"Harbor Outfitters"'],
@@ -113,7 +149,7 @@ export const DEMO_EXAMPLES: readonly DemoExample[] = [
   {
     id: 'crm-account',
     title: 'One Salesforce Account by id',
-    args: [...CURL, `${GW}/crm/v1/sobjects/Account/001Dn0000000001IAA`],
+    args: [...CURL, ...bearer('CRM_SYNC_TOKEN'), `${GW}/crm/v1/sobjects/Account/001Dn0000000001IAA`],
     expect: {
       status: 200,
       contains: ['HTTP/1.1 200 OK', '"Id":"001Dn0000000001IAA"', '"Name":"Harbor Outfitters"', '"ERP_Customer_Id__c":"C-1001"'],
@@ -123,7 +159,7 @@ export const DEMO_EXAMPLES: readonly DemoExample[] = [
   {
     id: 'service-desk-tickets',
     title: 'List Zendesk tickets (offset paging)',
-    args: [...CURL, `${GW}/service-desk/v1/tickets.json?per_page=2`],
+    args: [...CURL, ...bearer('SERVICE_DESK_TOKEN'), `${GW}/service-desk/v1/tickets.json?per_page=2`],
     expect: {
       status: 200,
       contains: ['HTTP/1.1 200 OK', '"id":1001', '"subject":"Order S00004 not delivered yet"', '"id":1002'],
@@ -141,6 +177,7 @@ export const DEMO_EXAMPLES: readonly DemoExample[] = [
       'POST',
       `${GW}/service-desk/v1/tickets.json`,
       ...JSON_BODY,
+      ...bearer('SERVICE_DESK_TOKEN'),
       '-d',
       '{"ticket":{"subject":"Oak dining chair wobbles (S00001)","comment":{"body":"One of the four chairs from order S00001 wobbles."},' +
         '"type":"problem","priority":"normal","external_id":"S00001","requester":{"name":"Jane Doe","email":"jane.doe@harbor-outfitters.example"}}}',
@@ -149,6 +186,51 @@ export const DEMO_EXAMPLES: readonly DemoExample[] = [
       status: 201,
       contains: ['HTTP/1.1 201 Created', '"subject":"Oak dining chair wobbles (S00001)"', '"status":"new"'],
       excerpt: 'HTTP/1.1 201 Created\n{"ticket":{…,"id":1006,"external_id":"S00001",…,"subject":"Oak dining chair wobbles (S00001)",…,"status":"new",…},"audit":{…}}',
+    },
+  },
+  {
+    id: 'no-token',
+    title: 'No credential: 401 with a Bearer challenge, the upstream is never called',
+    args: [...CURL, `${GW}/crm/v1/sobjects/Account/001Dn0000000001IAA`],
+    expect: {
+      status: 401,
+      contains: ['HTTP/1.1 401 Unauthorized', 'www-authenticate: Bearer realm="gatehouse"', '"code":"auth.token_missing"'],
+      excerpt:
+        'HTTP/1.1 401 Unauthorized\nwww-authenticate: Bearer realm="gatehouse"\ncontent-type: application/problem+json\n' +
+        '{"type":"https://gatehouse.dev/problems/auth.token_missing","title":"Credentials missing","status":401,…,"code":"auth.token_missing","traceId":"…"}',
+    },
+  },
+  {
+    id: 'not-subscribed',
+    title: 'A valid token of a consumer with no subscription to this API: 403',
+    args: [...CURL, ...bearer('STOREFRONT_TOKEN'), `${GW}/crm/v1/sobjects/Account/001Dn0000000001IAA`],
+    expect: {
+      status: 403,
+      contains: ['HTTP/1.1 403 Forbidden', '"code":"access.not_subscribed"'],
+      excerpt:
+        'HTTP/1.1 403 Forbidden\ncontent-type: application/problem+json\n' +
+        '{"type":"https://gatehouse.dev/problems/access.not_subscribed","title":"No active subscription","status":403,…,"code":"access.not_subscribed","traceId":"…"}',
+    },
+  },
+  {
+    id: 'scope-missing',
+    title: "Subscribed, but the storefront's plan grants no invoices:read: 403 naming the scope",
+    args: [
+      ...CURL,
+      '-X',
+      'POST',
+      `${GW}/erp-sales/v1/account.move/read`,
+      ...JSON_BODY,
+      ...bearer('STOREFRONT_TOKEN'),
+      '-d',
+      '{"ids":[42],"fields":["name","payment_state"]}',
+    ],
+    expect: {
+      status: 403,
+      contains: ['HTTP/1.1 403 Forbidden', '"code":"access.scope_missing"', 'invoices:read'],
+      excerpt:
+        'HTTP/1.1 403 Forbidden\ncontent-type: application/problem+json\n' +
+        '{"type":"https://gatehouse.dev/problems/access.scope_missing",…,"status":403,…,"code":"access.scope_missing","scope":"invoices:read","traceId":"…"}',
     },
   },
   {
@@ -217,20 +299,25 @@ export const DEMO_EXAMPLES: readonly DemoExample[] = [
 ];
 
 function fill(arg: string, ports: ExamplePorts): string {
-  return arg.replaceAll('{{GATEWAY_PORT}}', String(ports.gatewayPort)).replaceAll('{{STATUS_PORT}}', String(ports.statusPort));
+  return arg
+    .replaceAll('{{GATEWAY_PORT}}', String(ports.gatewayPort))
+    .replaceAll('{{STATUS_PORT}}', String(ports.statusPort))
+    .replaceAll('{{OIDC_PORT}}', String(ports.oidcPort));
 }
 
-/** The arguments to pass to `curl` (e.g. with `execFile('curl', args)`). */
+/** The arguments to pass to `curl`, before the shell expands `$VARIABLE` token references. */
 export function curlArgs(example: DemoExample, ports: ExamplePorts = DEFAULT_EXAMPLE_PORTS): string[] {
   return example.args.map((arg) => fill(arg, ports));
 }
 
 /**
- * POSIX-shell quoting: bare when safe; double quotes for text with single quotes but nothing
- * the shell expands inside double quotes (SOQL literals); else single quotes, `'\''` escaping.
+ * POSIX-shell quoting: bare when safe; double quotes for a token variable reference (expanded)
+ * and for text with single quotes but nothing the shell expands inside double quotes (SOQL
+ * literals); else single quotes, `'\''` escaping.
  */
 function shellQuote(arg: string): string {
   if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(arg)) return arg;
+  if (/^[A-Za-z0-9 :-]*\$[A-Z_]+_TOKEN$/.test(arg)) return `"${arg}"`;
   if (arg.includes("'") && !/["$`\\!]/.test(arg)) return `"${arg}"`;
   return `'${arg.replaceAll("'", `'\\''`)}'`;
 }
@@ -254,7 +341,8 @@ export function renderCurlCommand(example: DemoExample, ports: ExamplePorts = DE
  * const markdown = renderExamplesMarkdown();
  */
 export function renderExamplesMarkdown(ports: ExamplePorts = DEFAULT_EXAMPLE_PORTS): string {
-  return DEMO_EXAMPLES.map(
+  const tokens = `First, a token for each of three demo clients, kept in shell variables (they live 10 minutes; run these again after):\n\n\`\`\`sh\n${DEMO_TOKEN_COMMANDS.map((c) => renderTokenCommand(c, ports)).join('\n')}\n\`\`\`\n\n`;
+  return tokens + DEMO_EXAMPLES.map(
     (example) => `#### ${example.title}\n\n\`\`\`sh\n${renderCurlCommand(example, ports)}\n\`\`\`\n\n\`\`\`text\n${example.expect.excerpt}\n\`\`\`\n`,
   ).join('\n');
 }

@@ -1,19 +1,24 @@
 /**
- * @module What `npm start` runs: the demo landscape in one process. Starts the Odoo,
- * Salesforce and Zendesk simulators, writes the demo snapshot to a file and runs a gateway
- * from that file (edit it and the gateway reloads it). The only demo file that reads the
- * environment:
+ * @module What `npm start` runs: the demo landscape in one process. Starts the development
+ * OpenID provider (under `/oidc` on the control-plane port), the Odoo, Salesforce and Zendesk
+ * simulators, writes the demo snapshot to a file and runs a gateway from that file (edit it
+ * and the gateway reloads it). This launcher is the composition root of the embedded mode
+ * (DESIGN §2: one process runs both planes), the one file that may import both `gateway/`
+ * and `control-plane/` (test/architecture.test.ts names it). The only demo file that reads
+ * the environment:
  *
  * - `GATEWAY_HOST` (default `127.0.0.1`), `GATEWAY_PORT` (8080), `GATEWAY_STATUS_PORT` (8081)
+ * - `CONTROL_PLANE_PORT` (4000): the dev OpenID provider at `/oidc` (the control plane joins it)
  * - `ODOO_SIM_PORT` (8069), `SALESFORCE_SIM_PORT` (8070), `ZENDESK_SIM_PORT` (8071)
  * - `DEMO_DATA_DIR` (`./data`): holds `demo-snapshot.json` and, unless
  *   `GATEWAY_ACCESS_LOG` says otherwise, `access.log`
- * - `ODOO_API_KEY`, `SALESFORCE_ACCESS_TOKEN`, `ZENDESK_API_TOKEN`: the upstream credentials
- *   the simulators accept and the gateway injects; random ones are generated when unset
+ * - `ODOO_API_KEY`, `SALESFORCE_CLIENT_SECRET`, `ZENDESK_API_TOKEN`: the upstream credentials
+ *   the simulators accept and the gateway uses; random ones are generated when unset
  * - `LOG_LEVEL` (default `info`)
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer } from 'node:net';
 import { join, relative, resolve } from 'node:path';
 import { createGateway } from '../gateway.js';
@@ -27,9 +32,13 @@ import {
   startZendeskSimulator,
   type SimulatorHandle,
 } from '../../test/simulators/index.js';
-import { DEMO_EXAMPLES, renderCurlCommand } from './examples.js';
+import { createDevIdentityProvider } from '../../control-plane/dev-idp/dev-idp.js';
+import { demoIdentities } from '../../control-plane/dev-idp/demo-identities.js';
+import { DEMO_EXAMPLES, DEMO_TOKEN_COMMANDS, renderCurlCommand, renderTokenCommand } from './examples.js';
 import {
   buildDemoSnapshot,
+  DEMO_AUDIENCE,
+  DEMO_SALESFORCE_CLIENT_ID,
   DEMO_ODOO_DATABASE,
   DEMO_ODOO_LOGIN,
   DEMO_SECRET_NAMES,
@@ -120,6 +129,7 @@ const host = env.GATEWAY_HOST === undefined || env.GATEWAY_HOST === '' ? '127.0.
 const ports = {
   gateway: portFromEnv('GATEWAY_PORT', 8080),
   status: portFromEnv('GATEWAY_STATUS_PORT', 8081),
+  controlPlane: portFromEnv('CONTROL_PLANE_PORT', 4000),
   odoo: portFromEnv('ODOO_SIM_PORT', 8069),
   salesforce: portFromEnv('SALESFORCE_SIM_PORT', 8070),
   zendesk: portFromEnv('ZENDESK_SIM_PORT', 8071),
@@ -142,6 +152,51 @@ async function startSimulator<T extends SimulatorHandle>(listener: string, port:
   return handle;
 }
 
+/**
+ * The dev OpenID provider under `/oidc` on the control-plane port. Listening first, so the
+ * issuer URL carries the real port (port 0 picks a free one).
+ */
+async function startIdentityProvider(): Promise<{ issuer: string }> {
+  const server: Server = createHttpServer();
+  try {
+    await new Promise<void>((resolveListen, rejectListen) => {
+      server.once('error', rejectListen);
+      server.listen(ports.controlPlane, host, () => resolveListen());
+    });
+  } catch (error) {
+    return fail(listenFailure('control plane / OpenID provider', ports.controlPlane, error), { listener: 'oidc' });
+  }
+  const address = server.address() as { port: number };
+  const issuer = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}/oidc`;
+  const idp = await createDevIdentityProvider({
+    issuer,
+    audience: DEMO_AUDIENCE,
+    ...demoIdentities(),
+    adminRedirectUris: [`http://${host}:${address.port}/auth/callback`],
+    logger: createAppLogger({ component: 'dev-idp', level: env.LOG_LEVEL }),
+  });
+  server.on('request', (req, res) => {
+    if (req.url === '/oidc' || req.url?.startsWith('/oidc/') || req.url?.startsWith('/oidc?')) {
+      idp.callback(req, res);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/problem+json' });
+    res.end(JSON.stringify({ type: 'about:blank', title: 'Not found', status: 404, detail: 'Only the dev OpenID provider (/oidc) runs here so far.' }));
+  });
+  closers.push({
+    name: 'oidc',
+    close: async () => {
+      await idp.close();
+      server.closeAllConnections();
+      await new Promise((resolveClose) => server.close(resolveClose));
+    },
+  });
+  logger.info('listening', { listener: 'oidc', url: issuer });
+  return { issuer };
+}
+
+const { issuer } = await startIdentityProvider();
+
 const odoo = await startSimulator('odoo-simulator', ports.odoo, () =>
   startOdooSimulator({
     port: ports.odoo,
@@ -151,7 +206,10 @@ const odoo = await startSimulator('odoo-simulator', ports.odoo, () =>
   }),
 );
 const salesforce = await startSimulator('salesforce-simulator', ports.salesforce, () =>
-  startSalesforceSimulator({ port: ports.salesforce, clients: [], staticTokens: [credentials.values.SALESFORCE_ACCESS_TOKEN] }),
+  startSalesforceSimulator({
+    port: ports.salesforce,
+    clients: [{ clientId: DEMO_SALESFORCE_CLIENT_ID, clientSecret: credentials.values.SALESFORCE_CLIENT_SECRET }],
+  }),
 );
 const zendesk = await startSimulator('zendesk-simulator', ports.zendesk, () =>
   startZendeskSimulator({ port: ports.zendesk, email: DEMO_ZENDESK_EMAIL, apiToken: credentials.values.ZENDESK_API_TOKEN }),
@@ -176,7 +234,7 @@ if (ports.status !== 0) await assertPortFree('gateway status', ports.status);
 // Written whole under a temporary name and renamed, so the watching gateway never reads half a file.
 try {
   await mkdir(dataDir, { recursive: true });
-  const snapshot = buildDemoSnapshot({ odooUrl: odoo.url, salesforceUrl: salesforce.url, zendeskUrl: zendesk.url });
+  const snapshot = buildDemoSnapshot({ odooUrl: odoo.url, salesforceUrl: salesforce.url, zendeskUrl: zendesk.url, issuer });
   await writeFile(`${snapshotFile}.tmp`, `${JSON.stringify(snapshot, null, 2)}\n`);
   await rename(`${snapshotFile}.tmp`, snapshotFile);
 } catch (error) {
@@ -224,7 +282,11 @@ const applied = await new Promise<{ hash: string } | { error: string }>((resolve
 if ('error' in applied) await fail(`the demo snapshot was not applied: ${applied.error}`);
 
 function printBanner(): void {
-  const examplePorts = { gatewayPort: Number(new URL(gatewayServers.trafficUrl).port), statusPort: Number(new URL(gatewayServers.statusUrl).port) };
+  const examplePorts = {
+    gatewayPort: Number(new URL(gatewayServers.trafficUrl).port),
+    statusPort: Number(new URL(gatewayServers.statusUrl).port),
+    oidcPort: Number(new URL(issuer).port),
+  };
   const shown = (path: string): string => {
     const rel = relative(process.cwd(), path);
     return rel.startsWith('..') ? path : rel;
@@ -236,6 +298,7 @@ function printBanner(): void {
     '',
     `  Gateway      ${gatewayServers.trafficUrl}   /erp-sales/v1  /erp-rpc/v1  /crm/v1  /service-desk/v1`,
     `  Status       ${gatewayServers.statusUrl}   /health/ready  /metrics`,
+    `  OpenID       ${issuer}   (dev provider: clients storefront, crm-sync, service-desk, finance-jobs)`,
     `  Odoo         ${odoo.url}   (simulator)`,
     `  Salesforce   ${salesforce.url}   (simulator)`,
     `  Zendesk      ${zendesk.url}   (simulator)`,
@@ -244,6 +307,7 @@ function printBanner(): void {
     `  Access log   ${accessLogFile === '-' ? 'stdout' : shown(accessLogFile)}`,
     '',
     `Try it: ${first.title.charAt(0).toLowerCase()}${first.title.slice(1)}`,
+    `  ${renderTokenCommand(DEMO_TOKEN_COMMANDS[0]!, examplePorts)}`,
     `  ${renderCurlCommand(first, examplePorts)}`,
     '',
     'Ctrl+C stops everything.',

@@ -12,12 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { curlArgs, DEMO_EXAMPLES, type ExamplePorts } from '../../gateway/demo/examples.js';
+import { DEMO_EXAMPLES, DEMO_TOKEN_COMMANDS, renderCurlCommand, renderTokenCommand, type ExamplePorts } from '../../gateway/demo/examples.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PLANTED = {
   ODOO_API_KEY: 'planted-odoo-key-5f0c1d9e2b7a',
-  SALESFORCE_ACCESS_TOKEN: 'planted-sf-token-8c3e0a41d6b2',
+  SALESFORCE_CLIENT_SECRET: 'planted-sf-secret-8c3e0a41d6b2',
   ZENDESK_API_TOKEN: 'planted-zd-token-1a9b7e3c5d20',
 };
 
@@ -92,13 +92,34 @@ interface CurlAnswer {
   raw: string;
 }
 
-function runCurl(args: string[]): Promise<CurlAnswer> {
+/**
+ * Runs one README command line through `sh`, exactly as printed, with the token variables the
+ * README's token commands set.
+ */
+function runShell(script: string, env: Record<string, string> = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('curl', ['--max-time', '10', ...args], { encoding: 'utf8', maxBuffer: 4 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error) {
-        reject(new Error(`curl ${args.join(' ')} failed: ${stderr || error.message}`));
-        return;
-      }
+    execFile('sh', ['-c', script], { encoding: 'utf8', maxBuffer: 4 * 1024 * 1024, timeout: 10_000, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${script} failed: ${stderr || error.message}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/** The README's token lines, run in one shell; returns the variables they set. */
+async function runTokenCommands(ports: ExamplePorts): Promise<Record<string, string>> {
+  const script = [...DEMO_TOKEN_COMMANDS.map((c) => renderTokenCommand(c, ports)), ...DEMO_TOKEN_COMMANDS.map((c) => `printf '%s\\n' "$${c.variable}"`)].join('\n');
+  const values = (await runShell(script)).trim().split('\n');
+  const tokens: Record<string, string> = {};
+  DEMO_TOKEN_COMMANDS.forEach((c, i) => {
+    assert.match(values[i] ?? '', /^[\w-]+\.[\w-]+\.[\w-]+$/, `${c.variable} is not a JWT`);
+    tokens[c.variable] = values[i]!;
+  });
+  return tokens;
+}
+
+function runCurl(command: string, tokens: Record<string, string>): Promise<CurlAnswer> {
+  return runShell(command.replace(/^curl /, 'curl --max-time 10 '), tokens).then((stdout) => {
+    {
       // `curl -i`: header block(s), blank line, body. Skip interim 1xx blocks.
       let rest = stdout;
       let head = '';
@@ -113,8 +134,8 @@ function runCurl(args: string[]): Promise<CurlAnswer> {
         const colon = line.indexOf(':');
         if (colon > 0) headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
       }
-      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: rest, raw: stdout.replaceAll('\r\n', '\n') });
-    });
+      return { status: Number(statusLine.split(' ')[1]), headers, body: rest, raw: stdout.replaceAll('\r\n', '\n') };
+    }
   });
 }
 
@@ -154,6 +175,17 @@ const CHECKS: Record<string, (answer: CurlAnswer) => void> = {
     assert.equal(typeof answer.ticket.id, 'number');
     assert.equal(answer.ticket.external_id, 'S00001');
   },
+  'no-token': ({ headers, body }) => {
+    assert.equal(headers['www-authenticate'], 'Bearer realm="gatehouse"');
+    assert.equal((JSON.parse(body) as { code: string }).code, 'auth.token_missing');
+  },
+  'not-subscribed': ({ body }) => {
+    assert.equal((JSON.parse(body) as { code: string }).code, 'access.not_subscribed');
+  },
+  'scope-missing': ({ body }) => {
+    const problem = JSON.parse(body) as { code: string; scope: string };
+    assert.deepEqual([problem.code, problem.scope], ['access.scope_missing', 'invoices:read']);
+  },
   'hygiene-refused': ({ headers, body }) => {
     assert.equal(headers['content-type'], 'application/problem+json');
     const problem = JSON.parse(body) as Record<string, unknown>;
@@ -184,15 +216,15 @@ const CHECKS: Record<string, (answer: CurlAnswer) => void> = {
 
 describe('demo start (npm start)', { timeout: 30_000 }, () => {
   let dataDir: string;
-  let ports: { gateway: number; status: number; odoo: number; salesforce: number; zendesk: number };
+  let ports: { gateway: number; status: number; odoo: number; salesforce: number; zendesk: number; controlPlane: number };
 
   before(async () => {
     await new Promise<void>((resolve, reject) =>
       execFile('curl', ['--version'], (error) => (error ? reject(new Error('curl is needed to run the README examples')) : resolve())),
     );
     dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-demo-'));
-    const [gateway, status, odoo, salesforce, zendesk] = (await freePorts(5)) as [number, number, number, number, number];
-    ports = { gateway, status, odoo, salesforce, zendesk };
+    const [gateway, status, odoo, salesforce, zendesk, controlPlane] = (await freePorts(6)) as [number, number, number, number, number, number];
+    ports = { gateway, status, odoo, salesforce, zendesk, controlPlane };
   });
 
   after(async () => {
@@ -207,16 +239,18 @@ describe('demo start (npm start)', { timeout: 30_000 }, () => {
       ODOO_SIM_PORT: String(ports.odoo),
       SALESFORCE_SIM_PORT: String(ports.salesforce),
       ZENDESK_SIM_PORT: String(ports.zendesk),
+      CONTROL_PLANE_PORT: String(ports.controlPlane),
       DEMO_DATA_DIR: dataDir,
       GATEWAY_ACCESS_LOG: '',
       ...PLANTED,
     });
     await waitUntilReady(demo, ports.status, 15_000);
 
-    const examplePorts: ExamplePorts = { gatewayPort: ports.gateway, statusPort: ports.status };
+    const examplePorts: ExamplePorts = { gatewayPort: ports.gateway, statusPort: ports.status, oidcPort: ports.controlPlane };
+    const tokens = await runTokenCommands(examplePorts);
     const answers: string[] = [];
     for (const example of DEMO_EXAMPLES) {
-      const answer = await runCurl(curlArgs(example, examplePorts));
+      const answer = await runCurl(renderCurlCommand(example, examplePorts), tokens);
       answers.push(answer.raw);
       assert.equal(answer.status, example.expect.status, `${example.id}: status\n${answer.raw}`);
       for (const text of example.expect.contains) {
@@ -242,6 +276,7 @@ describe('demo start (npm start)', { timeout: 30_000 }, () => {
       [
         `gateway http://127.0.0.1:${ports.gateway}`,
         `gateway-status http://127.0.0.1:${ports.status}`,
+        `oidc http://127.0.0.1:${ports.controlPlane}/oidc`,
         `odoo-simulator http://127.0.0.1:${ports.odoo}`,
         `salesforce-simulator http://127.0.0.1:${ports.salesforce}`,
         `zendesk-simulator http://127.0.0.1:${ports.zendesk}`,
@@ -255,11 +290,15 @@ describe('demo start (npm start)', { timeout: 30_000 }, () => {
     const records = (await readFile(join(dataDir, 'access.log'), 'utf8'))
       .split('\n')
       .filter((line) => line.length > 0)
-      .map((line) => JSON.parse(line) as { decision: string; status: number; api: string | null });
+      .map((line) => JSON.parse(line) as { decision: string; status: number; api: string | null; consumer?: string | null });
     const gatewayExamples = DEMO_EXAMPLES.filter((e) => e.args.some((a) => a.includes('{{GATEWAY_PORT}}')));
     assert.equal(records.length, gatewayExamples.length);
     assert.ok(records.some((r) => r.decision === 'request.invalid_path' && r.status === 400));
     assert.ok(records.some((r) => r.decision === 'route.method_not_allowed' && r.api === 'crm'));
+    // Each consuming system is named in its records: tokens for three, the API key for finance.
+    for (const consumer of ['storefront', 'crm-sync', 'service-desk', 'finance-jobs']) {
+      assert.ok(records.some((r) => r.consumer === consumer && r.status < 300), `no successful record for ${consumer}`);
+    }
 
     const snapshot = JSON.parse(await readFile(join(dataDir, 'demo-snapshot.json'), 'utf8')) as { apis: Array<{ slug: string }> };
     assert.deepEqual(snapshot.apis.map((a) => a.slug), ['erp-sales', 'erp-rpc', 'crm', 'service-desk']);
@@ -269,7 +308,7 @@ describe('demo start (npm start)', { timeout: 30_000 }, () => {
   });
 
   it('fails with exit code 1 naming the port when a port is taken', async () => {
-    const [odoo, salesforce, zendesk, status] = (await freePorts(4)) as [number, number, number, number];
+    const [odoo, salesforce, zendesk, status, controlPlane] = (await freePorts(5)) as [number, number, number, number, number];
     const holder = createServer();
     await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
     const taken = (holder.address() as { port: number }).port;
@@ -281,6 +320,7 @@ describe('demo start (npm start)', { timeout: 30_000 }, () => {
         ODOO_SIM_PORT: String(odoo),
         SALESFORCE_SIM_PORT: String(salesforce),
         ZENDESK_SIM_PORT: String(zendesk),
+        CONTROL_PLANE_PORT: String(controlPlane),
         DEMO_DATA_DIR: busyDir,
       });
       const exit = await demo.exited;
