@@ -18,6 +18,23 @@ export interface BusinessOperation {
   parts?: BusinessOperation[];
 }
 
+/** An upstream answer as the gateway relays it (after adapter mapping), read whole. */
+export interface CapturedResponse {
+  status: number;
+  /** Response headers as relayed (lower-case names), hop-by-hop removed, without content-length. */
+  headers: Record<string, string | string[]>;
+  body: Buffer;
+}
+
+/** Sees a successful (non-problem) upstream answer before it is sent; must not throw. */
+export type ResponseTap = (response: CapturedResponse, ctx: RequestContext) => void;
+
+/**
+ * Asked when the upstream failed (refused, timed out, circuit open, 5xx mapped to a problem):
+ * returns an answer to send instead (a stale cached copy, say), or `undefined`.
+ */
+export type UpstreamFallback = (code: string, ctx: RequestContext) => CapturedResponse | undefined;
+
 export interface ConsumerIdentity {
   id: string;
   name: string;
@@ -65,4 +82,16 @@ export interface RequestContext {
   decision: string;
   upstreamStatus: number | undefined;
   upstreamLatencyMs: number | undefined;
+  /**
+   * Set by policies that keep answers (cache, idempotency): when present, the proxy reads the
+   * upstream answer whole (up to its inspection limit) and calls each before sending it.
+   */
+  responseTaps: ResponseTap[] | undefined;
+  /** Set by a policy that can answer when the upstream fails (stale-if-error). */
+  fallback: UpstreamFallback | undefined;
+  /**
+   * Headers a policy adds to the answer, whatever produced it (upstream, fallback or problem):
+   * `RateLimit`, `Cache-Status`, … Name → value.
+   */
+  responseHeaders: Record<string, string> | undefined;
 }

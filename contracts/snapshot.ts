@@ -65,6 +65,11 @@ export interface ApiVersionSpec {
   upstream: UpstreamSpec;
   operations: OperationSpec[];
   policies: PolicyBinding[];
+  /**
+   * The version's published contract: an OpenAPI 3.0 or 3.1 document (JSON). Policies that
+   * enforce it (contract validation, scopes) compile it with the snapshot.
+   */
+  contract?: Record<string, unknown>;
 }
 
 export interface ApiSpec {
@@ -74,12 +79,37 @@ export interface ApiSpec {
   versions: ApiVersionSpec[];
 }
 
-/** What a consumer may do under a subscription. Rates and quotas join with the traffic policies. */
+/** Requests allowed per window (a sliding-free fixed window of `windowSeconds`). */
+export interface RateLimitSpec {
+  requests: number;
+  windowSeconds: number;
+}
+
+/** Requests allowed per calendar day or month (UTC). */
+export interface QuotaSpec {
+  requests: number;
+  period: 'day' | 'month';
+}
+
+/** Rates and quotas of a plan, counted per consumer + API + plan. */
+export interface PlanLimits {
+  rates: RateLimitSpec[];
+  quotas: QuotaSpec[];
+  /**
+   * When the shared counter store (Redis) is unreachable: `failOpen` counts per node and lets
+   * traffic through (logged, counted), `failClosed` answers 503 `limit.store_unavailable`.
+   */
+  onStoreFailure: 'failOpen' | 'failClosed';
+}
+
+/** What a consumer may do under a subscription. */
 export interface PlanSpec {
   id: string;
   name: string;
   /** Scopes the plan grants; a token's scopes count only where the plan grants them too. */
   scopes: string[];
+  /** Absent: no rate or quota. */
+  limits?: PlanLimits;
 }
 
 /** An active subscription (the snapshot carries no other kind). */
@@ -174,6 +204,7 @@ const versionSchema: JSONSchemaType<ApiVersionSpec> = {
     upstream: upstreamSchema,
     operations: { type: 'array', items: operationSchema, maxItems: 5000 },
     policies: { type: 'array', items: policyBindingSchema, maxItems: 100 },
+    contract: { type: 'object', nullable: true, required: [], description: 'OpenAPI 3.0 / 3.1 document of the version.' },
   },
   required: ['version', 'status', 'upstream', 'operations', 'policies'],
   additionalProperties: false,
@@ -216,6 +247,41 @@ export const snapshotSchema: JSONSchemaType<Snapshot> = {
           id: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' },
           name: { type: 'string', maxLength: 200 },
           scopes: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 200 }, maxItems: 500 },
+          limits: {
+            type: 'object',
+            nullable: true,
+            properties: {
+              rates: {
+                type: 'array',
+                maxItems: 10,
+                items: {
+                  type: 'object',
+                  properties: {
+                    requests: { type: 'integer', minimum: 1, maximum: 1_000_000_000 },
+                    windowSeconds: { type: 'integer', minimum: 1, maximum: 86_400 },
+                  },
+                  required: ['requests', 'windowSeconds'],
+                  additionalProperties: false,
+                },
+              },
+              quotas: {
+                type: 'array',
+                maxItems: 2,
+                items: {
+                  type: 'object',
+                  properties: {
+                    requests: { type: 'integer', minimum: 1, maximum: 1_000_000_000_000 },
+                    period: { type: 'string', enum: ['day', 'month'] },
+                  },
+                  required: ['requests', 'period'],
+                  additionalProperties: false,
+                },
+              },
+              onStoreFailure: { type: 'string', enum: ['failOpen', 'failClosed'] },
+            },
+            required: ['rates', 'quotas', 'onStoreFailure'],
+            additionalProperties: false,
+          },
         },
         required: ['id', 'name', 'scopes'],
         additionalProperties: false,

@@ -12,6 +12,7 @@ import {
   ALWAYS_ON_POLICIES,
   BUILT_IN_POLICIES,
   createPolicyRegistry,
+  createSnapshotScope,
   GatewayError,
   runPipeline,
   SnapshotCompileError,
@@ -20,6 +21,7 @@ import {
   type Clock,
   type EndHook,
   type Logger,
+  type RedisClient,
   type PolicyHandler,
 } from '../policies/index.js';
 import { readBody } from './body.js';
@@ -47,6 +49,8 @@ export interface GatewayOptions {
   fetch?: typeof fetch;
   /** Largest request body buffered for adapters and policies that read it (default 1 MiB). */
   maxBufferedBodyBytes?: number;
+  /** Shared store for policies (`REDIS_URL`); absent: the embedded memory stores. Not closed by the gateway. */
+  redis?: RedisClient;
 }
 
 export interface Gateway {
@@ -95,7 +99,15 @@ export function createGateway(options: GatewayOptions): Gateway {
   const compileEnv: CompileEnv = {
     registry: createPolicyRegistry(options.policies ?? BUILT_IN_POLICIES),
     adapters: options.adapters ?? BUILT_IN_ADAPTERS,
-    policyDeps: { logger, clock, accessLog, fetch: options.fetch ?? fetch, metrics: policyMetrics(metrics) },
+    policyDeps: {
+      logger,
+      clock,
+      accessLog,
+      fetch: options.fetch ?? fetch,
+      metrics: policyMetrics(metrics),
+      lasting: createSnapshotScope(),
+      redis: options.redis,
+    },
     metrics,
     logger,
     resolveSecret: options.resolveSecret,
@@ -161,6 +173,9 @@ export function createGateway(options: GatewayOptions): Gateway {
       decision: 'allow',
       upstreamStatus: undefined,
       upstreamLatencyMs: undefined,
+      responseTaps: undefined,
+      fallback: undefined,
+      responseHeaders: undefined,
     };
   }
 

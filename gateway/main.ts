@@ -1,12 +1,14 @@
 /**
  * @module Entry point of a gateway node. The only place that reads the environment:
  * `GATEWAY_SNAPSHOT_FILE`, `GATEWAY_HOST`, `GATEWAY_PORT`, `GATEWAY_STATUS_PORT`,
- * `GATEWAY_ACCESS_LOG`, `LOG_LEVEL`; secrets named by the snapshot are read from the
- * environment too.
+ * `GATEWAY_ACCESS_LOG`, `LOG_LEVEL`, `REDIS_URL` (shared store for rate counts, idempotency
+ * records and cached answers across nodes; unset: in memory per node); secrets named by the
+ * snapshot are read from the environment too.
  */
 import { createGateway } from './gateway.js';
 import { createAccessLog, createAppLogger } from './logging.js';
 import { createGatewayMetrics } from './metrics.js';
+import { createRedisConnection } from './redis.js';
 import { listenGateway } from './server.js';
 import { createFileSnapshotSource } from './snapshot/file-source.js';
 
@@ -18,7 +20,9 @@ if (snapshotFile === undefined || snapshotFile === '') {
   process.exit(2);
 }
 const accessLog = createAccessLog({ file: env.GATEWAY_ACCESS_LOG });
+const redis = env.REDIS_URL === undefined || env.REDIS_URL === '' ? undefined : createRedisConnection({ url: env.REDIS_URL, logger });
 const gateway = createGateway({
+  ...(redis === undefined ? {} : { redis: redis.client }),
   snapshotSource: createFileSnapshotSource({ path: snapshotFile, logger }),
   logger,
   accessLog,
@@ -36,6 +40,10 @@ logger.info('gateway listening', { traffic: servers.trafficUrl, status: servers.
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
     logger.info('shutting down', { signal });
-    void servers.close().then(() => accessLog.close()).then(() => process.exit(0));
+    void servers
+      .close()
+      .then(() => redis?.close())
+      .then(() => accessLog.close())
+      .then(() => process.exit(0));
   });
 }

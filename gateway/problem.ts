@@ -39,6 +39,7 @@ export function renderProblem(res: ServerResponse, error: GatewayError, ctx: Req
   };
   const body = JSON.stringify(problem);
   const headers: Record<string, string | number> = {
+    ...ctx.responseHeaders,
     ...error.headers,
     'content-type': 'application/problem+json',
     'content-length': Buffer.byteLength(body),

@@ -10,8 +10,8 @@ import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import { createProxyMiddleware, type Plugin } from 'http-proxy-middleware';
-import type { RequestContext } from '../contracts/index.js';
-import { GatewayError, type Logger } from '../policies/index.js';
+import type { CapturedResponse, RequestContext } from '../contracts/index.js';
+import { GatewayError, sendCaptured, type Logger } from '../policies/index.js';
 import { watchAgent, type GatewayMetrics } from './metrics.js';
 import { renderProblem, toGatewayError } from './problem.js';
 import type { CompiledVersion } from './router.js';
@@ -129,7 +129,7 @@ export function rewriteLocation(value: string, route: Pick<CompiledVersion, 'api
   return `/${route.api}/v${route.major}${rest.startsWith('/') ? rest : `/${rest}`}`;
 }
 
-function responseHeaders(proxyRes: IncomingMessage, requestId: string, dropLength: boolean, route: CompiledVersion): string[] {
+function responseHeaders(proxyRes: IncomingMessage, ctx: RequestContext, dropLength: boolean, route: CompiledVersion): string[] {
   const raw = proxyRes.rawHeaders;
   const listed = proxyRes.headers.connection;
   const connectionListed = listed === undefined ? undefined : new Set(listed.toLowerCase().split(',').map((t) => t.trim()));
@@ -140,9 +140,24 @@ function responseHeaders(proxyRes: IncomingMessage, requestId: string, dropLengt
     if (dropLength && name === 'content-length') continue;
     out.push(raw[i]!, name === 'location' || name === 'content-location' ? rewriteLocation(raw[i + 1]!, route) : raw[i + 1]!);
   }
-  out.push('x-request-id', requestId);
+  out.push('x-request-id', ctx.requestId);
+  const added = ctx.responseHeaders;
+  if (added !== undefined) for (const name in added) out.push(name, added[name]!);
   return out;
 }
+
+/** Raw header pairs as a record (names lower-case; repeated names as arrays). */
+function headerRecord(raw: string[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (name === 'content-length' || name === 'x-request-id') continue;
+    const prior = out[name];
+    out[name] = prior === undefined ? raw[i + 1]! : Array.isArray(prior) ? [...prior, raw[i + 1]!] : [prior, raw[i + 1]!];
+  }
+  return out;
+}
+
 
 /**
  * @example
@@ -162,6 +177,11 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     const problem = toGatewayError(error, logger, exchange.ctx);
     if (problem.code.startsWith('upstream.')) {
       metrics.upstreamErrors.labels(exchange.route.api, exchange.route.version, problem.code).inc();
+      const fallback = exchange.ctx.fallback?.(problem.code, exchange.ctx);
+      if (fallback !== undefined) {
+        sendCaptured(res, fallback, exchange.ctx);
+        return;
+      }
     }
     renderProblem(res, problem, exchange.ctx);
   }
@@ -183,8 +203,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     ctx.upstreamLatencyMs = Math.round((performance.now() - exchange.sentAt) * 1000) / 1000;
     (proxyRes as ExchangeMessage)[EXCHANGE] = exchange;
     proxyRes.once('close', onUpstreamResponseClose);
-    if (!route.adapter.inspects(status, proxyRes.headers, ctx)) {
-      res.writeHead(status, proxyRes.statusMessage, responseHeaders(proxyRes, ctx.requestId, false, route));
+    if (ctx.responseTaps === undefined && !route.adapter.inspects(status, proxyRes.headers, ctx)) {
+      res.writeHead(status, proxyRes.statusMessage, responseHeaders(proxyRes, ctx, false, route));
       proxyRes.pipe(res);
       return;
     }
@@ -218,7 +238,12 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         return;
       }
       const out = mapped.kind === 'replace' ? mapped.body : body;
-      const headers = responseHeaders(proxyRes, ctx.requestId, true, route);
+      const headers = responseHeaders(proxyRes, ctx, true, route);
+      const taps = ctx.responseTaps;
+      if (taps !== undefined) {
+        const captured: CapturedResponse = { status, headers: headerRecord(headers), body: out };
+        for (const tap of taps) tap(captured, ctx);
+      }
       headers.push('content-length', String(out.length));
       res.writeHead(status, proxyRes.statusMessage, headers);
       res.end(out);
@@ -308,7 +333,9 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     exchange.abandoned = true;
     settle(exchange);
     metrics.upstreamErrors.labels(exchange.route.api, exchange.route.version, 'upstream.timeout').inc();
-    renderProblem(exchange.res, new GatewayError('upstream.timeout', `No connection to the upstream within ${exchange.route.connectTimeoutMs} ms.`), exchange.ctx);
+    const fallback = exchange.ctx.fallback?.('upstream.timeout', exchange.ctx);
+    if (fallback !== undefined) sendCaptured(exchange.res, fallback, exchange.ctx);
+    else renderProblem(exchange.res, new GatewayError('upstream.timeout', `No connection to the upstream within ${exchange.route.connectTimeoutMs} ms.`), exchange.ctx);
   }
 
   const gatehousePlugin: Plugin = (proxyServer) => {

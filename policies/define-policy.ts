@@ -5,7 +5,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JSONSchemaType } from 'ajv';
-import type { ApiKeySpec, ConsumerSpec, PlanSpec, RequestContext } from '../contracts/index.js';
+import type { createClient } from 'redis';
+import type { ApiKeySpec, ApiVersionSpec, ConsumerSpec, PlanSpec, RequestContext } from '../contracts/index.js';
+
+/** A connected node-redis client (the gateway makes one when `REDIS_URL` is set). */
+export type RedisClient = ReturnType<typeof createClient>;
 
 /** Minimal structured logger the planes pass around (winston satisfies it). */
 export interface Logger {
@@ -83,6 +87,13 @@ export interface PolicyMetrics {
   counter(name: string, help: string, labelNames: readonly string[]): (labels: Record<string, string>) => void;
 }
 
+/** The API version a per-version policy is bound to (absent for gateway-wide bindings). */
+export interface BoundVersion {
+  api: string;
+  major: number;
+  spec: ApiVersionSpec;
+}
+
 /** What every policy's `create` may use. */
 export interface PolicyDeps {
   logger: Logger;
@@ -90,6 +101,15 @@ export interface PolicyDeps {
   accessLog: AccessLog;
   /** Per-snapshot shared resources; the compiler sets a fresh one for each snapshot. */
   scope: SnapshotScope;
+  /**
+   * Resources that outlive snapshots (the gateway's lifetime): in-memory counters, stores and
+   * circuit state, so publishing a snapshot does not reset a consumer's rate count.
+   */
+  lasting: SnapshotScope;
+  /** Shared store for counters, idempotency records and cached answers; absent: embedded (memory). */
+  redis: RedisClient | undefined;
+  /** Set for per-version bindings. */
+  version: BoundVersion | undefined;
   /** Consumers and plans of the snapshot being compiled. */
   directory: ConsumerDirectory;
   /** For policies that call out (JWKS, introspection); tests and the gateway inject it. */

@@ -2,6 +2,7 @@
 export * from './define-policy.js';
 export * from './errors.js';
 export * from './registry.js';
+export * from './respond.js';
 export { accessRecordPolicy, redactQuery } from './access-record/policy.js';
 export { requestHygienePolicy } from './request-hygiene/policy.js';
 export { apiKeyPolicy } from './api-key/policy.js';

@@ -48,7 +48,7 @@ export interface CompileEnv {
   registry: PolicyRegistry;
   adapters: ReadonlyMap<UpstreamKind, AnyAdapterFactory>;
   /** Everything but what each compile makes afresh (scope, consumer directory). */
-  policyDeps: Omit<PolicyDeps, 'scope' | 'directory'>;
+  policyDeps: Omit<PolicyDeps, 'scope' | 'directory' | 'version'>;
   metrics: GatewayMetrics;
   logger: Logger;
   resolveSecret(name: string): string | undefined;
@@ -122,7 +122,7 @@ export function compileSnapshot(text: string, env: CompileEnv): CompiledSnapshot
 
   const problems: string[] = [];
   const directory = compileDirectory(snapshot, problems);
-  const policyDeps: PolicyDeps = { ...env.policyDeps, scope: createSnapshotScope(), directory };
+  const policyDeps: PolicyDeps = { ...env.policyDeps, scope: createSnapshotScope(), directory, version: undefined };
   const collect = <T>(fn: () => T): T | undefined => {
     try {
       return fn();
@@ -193,7 +193,14 @@ export function compileSnapshot(text: string, env: CompileEnv): CompiledSnapshot
         });
       }
       const policies = collect(() =>
-        buildPipeline({ bindings: spec.policies, registry: env.registry, deps: policyDeps, ajv, stage: 'route', where }),
+        buildPipeline({
+          bindings: spec.policies,
+          registry: env.registry,
+          deps: { ...policyDeps, version: { api: api.slug, major, spec } },
+          ajv,
+          stage: 'route',
+          where,
+        }),
       );
       const ids = new Set<string>();
       for (const op of spec.operations) {

@@ -4,7 +4,7 @@
  */
 import { PassThrough } from 'node:stream';
 import { computeSnapshotHash, type ApiSpec, type ConsumerSpec, type PlanSpec, type PolicyBinding, type Snapshot } from '../../contracts/index.js';
-import type { AccessRecord } from '../../policies/index.js';
+import type { AccessRecord, Clock, RedisClient } from '../../policies/index.js';
 import { createGateway, type Gateway } from '../../gateway/gateway.js';
 import { createAccessLog, createAppLogger } from '../../gateway/logging.js';
 import { listenGateway, type GatewayServers } from '../../gateway/server.js';
@@ -74,6 +74,11 @@ export async function startTestGateway(options: {
   snapshot?: Snapshot;
   secrets?: Record<string, string>;
   maxBufferedBodyBytes?: number;
+  /** Shared store (see test/support/redis.ts); absent: memory stores. The caller closes it. */
+  redis?: RedisClient;
+  /** Frozen or stepped time for policies (rate windows, TTLs). */
+  clock?: Clock;
+  fetch?: typeof fetch;
 } = {}): Promise<TestGateway> {
   const appLog = captureLines();
   const access = captureLines();
@@ -87,6 +92,9 @@ export async function startTestGateway(options: {
     accessLog,
     resolveSecret: (name) => secrets[name],
     ...(options.maxBufferedBodyBytes === undefined ? {} : { maxBufferedBodyBytes: options.maxBufferedBodyBytes }),
+    ...(options.redis === undefined ? {} : { redis: options.redis }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
   });
   const servers = await listenGateway({ gateway, host: '127.0.0.1' });
   if (options.snapshot !== undefined) {
