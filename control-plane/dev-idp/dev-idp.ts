@@ -1,7 +1,9 @@
 /**
  * @module Development OpenID provider (oidc-provider 8, the last major supported on Node 20) for demo mode: client_credentials for the
  * consuming teams, authorization code + PKCE with a tiny login form for admin users, RS256 JWT
- * access tokens (RFC 9068) for one audience, and key rotation that keeps old keys published.
+ * access tokens (RFC 9068) for one audience, optionally opaque access tokens for a second one
+ * (checked by RFC 7662 introspection, revocable by RFC 7009), and key rotation that keeps old
+ * keys published.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -28,6 +30,16 @@ export interface DevClient {
   tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post';
 }
 
+/**
+ * A resource server (the gateway) that may introspect any client's token (RFC 7662 §2.1 wants
+ * the caller authenticated); it is granted no tokens itself. Authenticates with
+ * `client_secret_basic`.
+ */
+export interface DevIntrospectionClient {
+  clientId: string;
+  clientSecret: string;
+}
+
 /** A human admin user who logs in to the web admin. */
 export interface DevUser {
   username: string;
@@ -48,8 +60,16 @@ export interface DevIdpLogger {
 export interface DevIdentityProviderOptions {
   /** Issuer URL including the mount prefix, e.g. `http://127.0.0.1:4000/oidc`. */
   issuer: string;
-  /** `aud` of every access token, e.g. `gatehouse`. */
+  /** `aud` of every JWT access token, e.g. `gatehouse`; the default resource. */
   audience: string;
+  /**
+   * `aud` of opaque access tokens, e.g. `gatehouse-opaque`: a token request naming its resource
+   * indicator (`resource=urn:gatehouse-opaque`, see `opaqueResourceIndicator`) gets an opaque
+   * token that only introspection can check. Default: none, every access token is a JWT.
+   */
+  opaqueAudience?: string;
+  /** Resource servers allowed to introspect every client's tokens. Default none. */
+  introspectionClients?: DevIntrospectionClient[];
   clients: DevClient[];
   users: DevUser[];
   /** Access token lifetime. Default 600. */
@@ -75,6 +95,12 @@ export interface DevIdentityProvider {
    * request selects it anyway.
    */
   resourceIndicator: string;
+  /** Resource indicator of `opaqueAudience` (same rule), when configured. */
+  opaqueResourceIndicator: string | undefined;
+  /** RFC 7662 endpoint; the introspection clients may ask about any token, other clients about their own. */
+  introspectionEndpoint: string;
+  /** RFC 7009 endpoint; a client may revoke its own opaque tokens (JWTs cannot be revoked). */
+  revocationEndpoint: string;
   /** Adds a new signing key that becomes current; old public keys stay in the JWKS. Returns the new kid. */
   rotateKeys(): Promise<string>;
   currentKid(): string;
@@ -90,6 +116,11 @@ const DEFAULT_ADMIN_REDIRECT_URI = 'http://127.0.0.1:4000/auth/callback';
 const LOGIN_BODY_LIMIT = 8 * 1024;
 
 const silentLogger: DevIdpLogger = { info() {}, warn() {}, error() {} };
+
+/** The audience itself when it is an absolute URI, else `urn:<audience>` (oidc-provider only accepts absolute URIs). */
+function toResourceIndicator(audience: string): string {
+  return URL.canParse(audience) ? audience : `urn:${audience}`;
+}
 
 type SigningJwk = JWK & { kid: string };
 
@@ -109,6 +140,8 @@ async function generateSigningKey(): Promise<SigningJwk> {
  * @param options.accessTokenTtlSeconds default 600
  * @param options.adminRedirectUris default `['http://127.0.0.1:4000/auth/callback']`
  * @param options.logger default silent
+ * @param options.opaqueAudience default none (JWT access tokens only)
+ * @param options.introspectionClients default none
  * @example
  * const server = http.createServer();
  * server.listen(4000, '127.0.0.1');
@@ -126,8 +159,10 @@ export async function createDevIdentityProvider(
   const issuer = options.issuer.replace(/\/+$/, '');
   const issuerUrl = new URL(issuer);
   const prefix = issuerUrl.pathname.replace(/\/+$/, '');
-  const { audience } = options;
-  const resourceIndicator = URL.canParse(audience) ? audience : `urn:${audience}`;
+  const { audience, opaqueAudience } = options;
+  const resourceIndicator = toResourceIndicator(audience);
+  const opaqueResourceIndicator = opaqueAudience === undefined ? undefined : toResourceIndicator(opaqueAudience);
+  const introspectionClients = options.introspectionClients ?? [];
   const ttl = options.accessTokenTtlSeconds ?? 600;
   const logger = options.logger ?? silentLogger;
   const adminRedirectUris = options.adminRedirectUris ?? [DEFAULT_ADMIN_REDIRECT_URI];
@@ -140,6 +175,12 @@ export async function createDevIdentityProvider(
   if (clients.size !== options.clients.length) throw new TypeError('duplicate dev client id');
   if (users.size !== options.users.length) throw new TypeError('duplicate dev username');
   if (clients.has(ADMIN_CLIENT_ID)) throw new TypeError(`client id ${ADMIN_CLIENT_ID} is reserved`);
+  if (opaqueResourceIndicator === resourceIndicator) throw new TypeError('opaqueAudience must differ from audience');
+  const introspectors = new Set(introspectionClients.map((client) => client.clientId));
+  if (introspectors.size !== introspectionClients.length) throw new TypeError('duplicate dev introspection client id');
+  for (const id of introspectors) {
+    if (clients.has(id) || id === ADMIN_CLIENT_ID) throw new TypeError(`introspection client id ${id} is already a client`);
+  }
 
   const resourceScopes = new Set([ADMIN_SCOPE, ...options.clients.flatMap((client) => client.scopes)]);
   const clientMetadata: ClientMetadata[] = [
@@ -162,6 +203,15 @@ export async function createDevIdentityProvider(
       token_endpoint_auth_method: 'none',
       scope: [...OIDC_SCOPES, ADMIN_SCOPE].join(' '),
     },
+    ...introspectionClients.map((client) => ({
+      client_id: client.clientId,
+      client_secret: client.clientSecret,
+      client_name: 'Resource server (introspection only)',
+      grant_types: [],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+    })),
   ];
 
   /** Resource scopes a client may hold: its own for machine clients, the admin scope for the UI. */
@@ -229,13 +279,22 @@ export async function createDevIdentityProvider(
       features: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
+        introspection: {
+          enabled: true,
+          // RFC 7662 §4: only resource servers learn about other clients' tokens; a client may
+          // still ask about its own.
+          allowedPolicy: async (_ctx, client, token) => introspectors.has(client.clientId) || token.clientId === client.clientId,
+        },
+        // Only opaque tokens can be revoked (oidc-provider keeps no state for JWTs).
+        revocation: { enabled: true },
         resourceIndicators: {
           enabled: true,
           defaultResource: async () => resourceIndicator,
           useGrantedResource: async () => true,
           async getResourceServerInfo(ctx, indicator, client) {
-            if (indicator !== resourceIndicator) {
-              throw new errors.InvalidTarget(`unknown resource; use ${resourceIndicator}`);
+            const opaque = indicator === opaqueResourceIndicator;
+            if (indicator !== resourceIndicator && !opaque) {
+              throw new errors.InvalidTarget(`unknown resource; use ${[resourceIndicator, opaqueResourceIndicator].filter(Boolean).join(' or ')}`);
             }
             const scopes = resourceScopesOf(client.clientId);
             // RFC 6749 §3.3: without a scope parameter the server applies a default. oidc-provider
@@ -245,6 +304,8 @@ export async function createDevIdentityProvider(
             if (params?.grant_type === 'client_credentials' && !params.scope) {
               params.scope = scopes.join(' ');
             }
+            // Opaque tokens live in the adapter and are found by introspection; JWTs are self-contained.
+            if (opaque) return { scope: scopes.join(' '), audience: opaqueAudience, accessTokenTTL: ttl, accessTokenFormat: 'opaque' };
             return {
               scope: scopes.join(' '),
               audience,
@@ -351,6 +412,8 @@ export async function createDevIdentityProvider(
   logger.info('dev-idp ready', {
     issuer,
     audience,
+    opaqueAudience,
+    introspectionClients: introspectors.size,
     kid: keys[0]!.kid,
     clients: clients.size,
     users: users.size,
@@ -362,6 +425,9 @@ export async function createDevIdentityProvider(
     jwksUri: `${issuer}/jwks`,
     tokenEndpoint: `${issuer}/token`,
     resourceIndicator,
+    opaqueResourceIndicator,
+    introspectionEndpoint: `${issuer}/token/introspection`,
+    revocationEndpoint: `${issuer}/token/revocation`,
     async rotateKeys() {
       const key = await generateSigningKey();
       keys = [key, ...keys];

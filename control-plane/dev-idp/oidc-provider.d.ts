@@ -29,6 +29,7 @@ declare module 'oidc-provider' {
   export interface Client {
     clientId: string;
     scope?: string;
+    clientAuthMethod?: string;
   }
 
   export interface Grant {
@@ -123,6 +124,11 @@ declare module 'oidc-provider' {
     features?: {
       devInteractions?: { enabled: boolean };
       clientCredentials?: { enabled: boolean };
+      introspection?: {
+        enabled: boolean;
+        allowedPolicy?: (ctx: KoaContextWithOIDC, client: Client, token: TokenLike) => Promise<boolean>;
+      };
+      revocation?: { enabled: boolean };
       resourceIndicators?: {
         enabled: boolean;
         defaultResource?: (ctx: KoaContextWithOIDC) => Promise<string | undefined>;
