@@ -7,14 +7,21 @@ import { BUILT_IN_POLICIES } from '../../policies/index.js';
 describe('policy schemas', () => {
   for (const policy of BUILT_IN_POLICIES) {
     it(`${policy.name}: closed object, every property described, defaulted unless it must be given`, () => {
-      const schema = policy.schema as { type: string; additionalProperties: boolean; properties: Record<string, { description?: string; default?: unknown }> };
+      const schema = policy.schema as {
+        type: string;
+        additionalProperties: boolean;
+        required?: string[];
+        properties: Record<string, { description?: string; default?: unknown }>;
+      };
       assert.equal(schema.type, 'object');
       assert.equal(schema.additionalProperties, false);
-      // Only what has no sensible default (an IdP's address) may be left without one.
-      const mustBeGiven = new Set(['issuers']);
+      // Only what has no sensible default (an IdP's address, the gateway's client there) may be
+      // left without one, and optional properties whose absence the description explains.
+      const mustBeGiven = new Set(['issuers', 'issuer', 'clientId', 'clientSecret']);
+      const required = new Set(schema.required ?? []);
       for (const [name, property] of Object.entries(schema.properties)) {
         assert.ok((property.description ?? '').length > 10, `${name} has a description`);
-        assert.ok('default' in property || mustBeGiven.has(name), `${name} has a default`);
+        assert.ok('default' in property || mustBeGiven.has(name) || !required.has(name), `${name} has a default`);
       }
       const ajv = createSnapshotAjv();
       const config: Record<string, unknown> = {};
