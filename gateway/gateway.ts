@@ -107,6 +107,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       metrics: policyMetrics(metrics),
       lasting: createSnapshotScope(),
       redis: options.redis,
+      resolveSecret: options.resolveSecret,
     },
     metrics,
     logger,

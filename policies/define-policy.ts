@@ -110,6 +110,11 @@ export interface PolicyDeps {
   redis: RedisClient | undefined;
   /** Set for per-version bindings. */
   version: BoundVersion | undefined;
+  /**
+   * Looks up a secret a config names by reference (`{ "env": "NAME" }`); the gateway's own
+   * resolver (the environment in production). Call it in `create`, never per request.
+   */
+  resolveSecret(name: string): string | undefined;
   /** Consumers and plans of the snapshot being compiled. */
   directory: ConsumerDirectory;
   /** For policies that call out (JWKS, introspection); tests and the gateway inject it. */

@@ -9,7 +9,7 @@
 import { hash } from 'node:crypto';
 import * as oidc from 'openid-client';
 import type { RequestContext } from '../../contracts/index.js';
-import { definePolicy } from '../define-policy.js';
+import { definePolicy, type PolicyDeps } from '../define-policy.js';
 import { GatewayError, SnapshotCompileError } from '../errors.js';
 import { tokenIntrospectionSchema, type SecretRef, type TokenIntrospectionConfig } from './schema.js';
 
@@ -28,12 +28,11 @@ function unauthorized(detail: string): GatewayError {
 }
 
 /**
- * Reads the client secret a snapshot names. Policies receive no secret resolver in their deps,
- * so the environment is read here, once per snapshot compile; an unset variable rejects the
- * snapshot (naming the variable, never a value).
+ * Resolves the client secret a snapshot names through the gateway's resolver, once per snapshot
+ * compile; an unset variable rejects the snapshot (naming the variable, never a value).
  */
-function resolveSecret(ref: SecretRef): string {
-  const value = process.env[ref.env];
+function resolveSecret(ref: SecretRef, deps: PolicyDeps): string {
+  const value = deps.resolveSecret(ref.env);
   if (value === undefined || value === '') throw new SnapshotCompileError([`clientSecret: environment variable ${ref.env} is not set`]);
   return value;
 }
@@ -120,7 +119,7 @@ export const tokenIntrospectionPolicy = definePolicy<TokenIntrospectionConfig>({
   priority: 1450,
   schema: tokenIntrospectionSchema,
   create(config, deps) {
-    const secret = resolveSecret(config.clientSecret);
+    const secret = resolveSecret(config.clientSecret, deps);
     const endpoint = config.introspectionEndpoint;
     if (!isSafeUrl(endpoint ?? config.issuer)) {
       throw new SnapshotCompileError([

@@ -50,6 +50,7 @@ const deps: PolicyDeps = {
   lasting: createSnapshotScope(),
   redis: undefined,
   version: undefined,
+  resolveSecret: () => undefined,
   directory: { byId: new Map(), byClientId: new Map(), byKeyPrefix: new Map(), plans: new Map() },
   fetch,
   metrics: { counter: () => () => {} },

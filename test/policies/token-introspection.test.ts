@@ -146,7 +146,6 @@ describe('token-introspection', () => {
   const presented: string[] = [];
 
   before(async () => {
-    process.env[SECRET_ENV] = GATEWAY_SECRET;
     upstream = await startRecordingUpstream();
     main = await startIntrospectingIdp(600);
     shortLived = await startIntrospectingIdp(2);
@@ -183,6 +182,8 @@ describe('token-introspection', () => {
       config: { issuer: main.idp.issuer, clientId: GATEWAY_CLIENT, clientSecret: { env: SECRET_ENV }, audiences: [OPAQUE_AUDIENCE], ...config },
     });
     gw = await startTestGateway({
+      // The gateway's secret resolver (the environment in production) names the variable.
+      secrets: { [SECRET_ENV]: GATEWAY_SECRET },
       snapshot: buildSnapshot({
         apis: [
           // Endpoint found by OpenID discovery of the dev IdP.
@@ -223,7 +224,6 @@ describe('token-introspection', () => {
     await main.close();
     await shortLived.close();
     await closeServer(crafted);
-    delete process.env[SECRET_ENV];
   });
 
   beforeEach(() => {
