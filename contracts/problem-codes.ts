@@ -12,6 +12,7 @@ export type ProblemCode =
   | 'request.headers_too_large'
   | 'request.too_large'
   | 'request.malformed_body'
+  | 'request.json_too_complex'
   | 'request.unsupported_media_type'
   | 'route.not_found'
   | 'route.method_not_allowed'
@@ -59,6 +60,7 @@ export const PROBLEM_CODES: Readonly<Record<ProblemCode, ProblemCodeInfo>> = {
   'request.headers_too_large': { status: 431, title: 'Request header fields too large' },
   'request.too_large': { status: 413, title: 'Request body too large' },
   'request.malformed_body': { status: 400, title: 'Malformed request body' },
+  'request.json_too_complex': { status: 400, title: 'JSON body nested too deep or too many elements' },
   'request.unsupported_media_type': { status: 415, title: 'Unsupported media type' },
   'route.not_found': { status: 404, title: 'No such route' },
   'route.method_not_allowed': { status: 405, title: 'Method not allowed on this route' },
