@@ -111,6 +111,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
     metrics,
     logger,
+    maxBufferedBodyBytes: maxBody,
     resolveSecret: options.resolveSecret,
     fetch: options.fetch ?? fetch,
     always: ALWAYS_ON_POLICIES,
@@ -246,7 +247,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       if (version.handlers.length > 0) ctx.operation = version.adapter.extractOperation(method, rest, undefined);
       return runPipeline(version.handlers, terminal, req, res, ctx);
     }
-    return readBody(req, maxBody).then((body) => {
+    return readBody(req, version.bodyLimit(operation.id)).then((body) => {
       if (req.socket.destroyed) return undefined;
       ctx.body = body;
       if (body.length > 0 && /json/i.test(req.headers['content-type'] ?? '')) {

@@ -30,6 +30,8 @@ export interface CompiledVersion {
   readonly endHooks: readonly EndHook[];
   /** The adapter or a policy reads the body, so it is buffered once after routing. */
   readonly needsBody: boolean;
+  /** Largest body buffered for an operation (the gateway's cap, lowered by policies). */
+  bodyLimit(operationId: string): number;
   readonly metrics: RouteMetrics;
   matchOperation(method: string, path: string): OperationMatch;
 }

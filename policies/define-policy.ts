@@ -137,8 +137,14 @@ export type PolicyHandler = (req: PolicyRequest, res: PolicyResponse, ctx: Reque
  */
 export type EndHook = (req: PolicyRequest, res: PolicyResponse, ctx: RequestContext) => void;
 
-/** What `create` returns: a request handler, or hooks when the policy also acts at the end. */
-export type PolicyInstance = PolicyHandler | { handle?: PolicyHandler; onEnd?: EndHook };
+/**
+ * What `create` returns: a request handler, or hooks when the policy also acts at the end.
+ * `maxBodyBytes` caps the body of an operation; the gateway enforces it before buffering
+ * (declared `Content-Length`) and while reading (chunked bodies), before any handler runs.
+ */
+export type PolicyInstance =
+  | PolicyHandler
+  | { handle?: PolicyHandler; onEnd?: EndHook; maxBodyBytes?: (operationId: string) => number };
 
 /** Policies above this priority run on every request before routing (gateway stage); below, per API version. */
 export const ROUTER_PRIORITY = 5000;

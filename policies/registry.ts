@@ -45,6 +45,7 @@ export interface CompiledPolicy {
   readonly handle: PolicyHandler | undefined;
   readonly onEnd: EndHook | undefined;
   readonly needsBody: boolean;
+  readonly maxBodyBytes: ((operationId: string) => number) | undefined;
 }
 
 export interface BuildPipelineOptions {
@@ -109,6 +110,7 @@ export function buildPipeline(options: BuildPipelineOptions): CompiledPolicy[] {
         handle: typeof instance === 'function' ? instance : instance.handle,
         onEnd: typeof instance === 'function' ? undefined : instance.onEnd,
         needsBody: definition.needsBody === true,
+        maxBodyBytes: typeof instance === 'function' ? undefined : instance.maxBodyBytes,
       });
     } catch (error) {
       problems.push(`${where}: policy "${definition.name}" failed to build: ${(error as Error).message}`);

@@ -10,6 +10,7 @@ import {
   snapshotSchema,
   type ApiKeySpec,
   type ConsumerSpec,
+  type OperationSpec,
   type PlanSpec,
   type Snapshot,
 } from '../../contracts/index.js';
@@ -19,6 +20,7 @@ import {
   endHooksOf,
   handlersOf,
   SnapshotCompileError,
+  type CompiledPolicy,
   type ConsumerDirectory,
   type EndHook,
   type PolicyDeps,
@@ -49,6 +51,8 @@ export interface CompileEnv {
   adapters: ReadonlyMap<UpstreamKind, AnyAdapterFactory>;
   /** Everything but what each compile makes afresh (scope, consumer directory). */
   policyDeps: Omit<PolicyDeps, 'scope' | 'directory' | 'version'>;
+  /** The gateway's cap on buffered request bodies. */
+  maxBufferedBodyBytes: number;
   metrics: GatewayMetrics;
   logger: Logger;
   resolveSecret(name: string): string | undefined;
@@ -90,6 +94,17 @@ export function createSnapshotAjv(): Ajv {
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
   addFormats(ajv);
   return ajv;
+}
+
+/**
+ * Per-operation body limits, worked out once: the gateway's buffer cap, lowered by any policy
+ * that declares `maxBodyBytes` (request-limits).
+ */
+function bodyLimitOf(policies: readonly CompiledPolicy[], operations: readonly OperationSpec[], cap: number): (operationId: string) => number {
+  const limiters = policies.flatMap((p) => (p.maxBodyBytes === undefined ? [] : [p.maxBodyBytes]));
+  if (limiters.length === 0) return () => cap;
+  const limits = new Map(operations.map((op) => [op.id, Math.min(cap, ...limiters.map((limit) => limit(op.id)))]));
+  return (operationId) => limits.get(operationId) ?? cap;
 }
 
 /**
@@ -220,6 +235,7 @@ export function compileSnapshot(text: string, env: CompileEnv): CompiledSnapshot
         handlers: handlersOf(policies),
         endHooks: endHooksOf(policies),
         needsBody: adapter.needsBody || policies.some((p) => p.needsBody),
+        bodyLimit: bodyLimitOf(policies, spec.operations, env.maxBufferedBodyBytes),
         metrics: createRouteMetrics(env.metrics, api.slug, spec.version),
         matchOperation: compileOperations(spec.operations),
       });
