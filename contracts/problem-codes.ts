@@ -33,6 +33,7 @@ export type ProblemCode =
   | 'idempotency.key_missing'
   | 'idempotency.key_reused'
   | 'idempotency.in_flight'
+  | 'idempotency.store_unavailable'
   | 'version.retired'
   | 'upstream.unavailable'
   | 'upstream.timeout'
@@ -81,6 +82,7 @@ export const PROBLEM_CODES: Readonly<Record<ProblemCode, ProblemCodeInfo>> = {
   'idempotency.key_missing': { status: 400, title: 'Idempotency-Key header required' },
   'idempotency.key_reused': { status: 422, title: 'Idempotency-Key reused with a different request' },
   'idempotency.in_flight': { status: 409, title: 'A request with this Idempotency-Key is in flight' },
+  'idempotency.store_unavailable': { status: 503, title: 'Idempotency store unavailable' },
   'version.retired': { status: 410, title: 'API version retired' },
   'upstream.unavailable': { status: 502, title: 'Upstream unavailable' },
   'upstream.timeout': { status: 504, title: 'Upstream timed out' },
