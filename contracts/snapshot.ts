@@ -56,7 +56,39 @@ export interface UpstreamSpec {
    * only as references (`{ "env": "ODOO_API_KEY" }`), never inline.
    */
   settings: Record<string, unknown>;
+  /** Absent: one retry (see `RetrySpec` defaults). */
+  retry?: RetrySpec;
+  /** Absent: a breaker with the `CircuitBreakerSpec` defaults. */
+  circuitBreaker?: CircuitBreakerSpec;
 }
+
+/**
+ * Sending a failed request again: only idempotent methods (GET, HEAD, OPTIONS, PUT, DELETE)
+ * and POST / PATCH carrying an `Idempotency-Key`, and only when the body is at hand.
+ */
+export interface RetrySpec {
+  /** Extra attempts after the first (0 = never retry). Default 1. */
+  attempts: number;
+  /** First backoff (exponential with decorrelated jitter). Default 100. */
+  baseDelayMs: number;
+  /** Longest backoff. Default 2000. */
+  maxDelayMs: number;
+  /** Upstream statuses worth another attempt, besides refused / reset / timed-out connections. Default [502, 503, 504]. */
+  statuses: number[];
+}
+
+/** One breaker per upstream origin, shared by every version and snapshot that uses it. */
+export interface CircuitBreakerSpec {
+  /** Default true. */
+  enabled: boolean;
+  /** Consecutive failures (refused, timed out, 502/503/504) that open it. Default 5. */
+  consecutiveFailures: number;
+  /** Time open before one trial request is let through (half-open). Default 10000. */
+  halfOpenAfterMs: number;
+}
+
+export const DEFAULT_RETRY: Readonly<RetrySpec> = Object.freeze({ attempts: 1, baseDelayMs: 100, maxDelayMs: 2000, statuses: [502, 503, 504] });
+export const DEFAULT_CIRCUIT_BREAKER: Readonly<CircuitBreakerSpec> = Object.freeze({ enabled: true, consecutiveFailures: 5, halfOpenAfterMs: 10_000 });
 
 export interface ApiVersionSpec {
   /** Semver of the contract; its major is the gateway path's `v{major}`. */
@@ -176,6 +208,31 @@ const upstreamSchema: JSONSchemaType<UpstreamSpec> = {
     connectTimeoutMs: { type: 'integer', minimum: 1, maximum: 120_000, description: 'Connect timeout.' },
     responseTimeoutMs: { type: 'integer', minimum: 1, maximum: 600_000, description: 'Response timeout.' },
     settings: { type: 'object', description: 'Adapter settings.', required: [] },
+    retry: {
+      type: 'object',
+      nullable: true,
+      description: 'Retries of idempotent requests.',
+      properties: {
+        attempts: { type: 'integer', minimum: 0, maximum: 5 },
+        baseDelayMs: { type: 'integer', minimum: 0, maximum: 60_000 },
+        maxDelayMs: { type: 'integer', minimum: 0, maximum: 300_000 },
+        statuses: { type: 'array', items: { type: 'integer', minimum: 500, maximum: 599 }, maxItems: 20 },
+      },
+      required: ['attempts', 'baseDelayMs', 'maxDelayMs', 'statuses'],
+      additionalProperties: false,
+    },
+    circuitBreaker: {
+      type: 'object',
+      nullable: true,
+      description: 'Circuit breaker of the upstream.',
+      properties: {
+        enabled: { type: 'boolean' },
+        consecutiveFailures: { type: 'integer', minimum: 1, maximum: 10_000 },
+        halfOpenAfterMs: { type: 'integer', minimum: 100, maximum: 3_600_000 },
+      },
+      required: ['enabled', 'consecutiveFailures', 'halfOpenAfterMs'],
+      additionalProperties: false,
+    },
   },
   required: ['kind', 'baseUrl', 'connectTimeoutMs', 'responseTimeoutMs', 'settings'],
   additionalProperties: false,

@@ -112,6 +112,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     metrics,
     logger,
     maxBufferedBodyBytes: maxBody,
+    circuitFor: forwarder.circuitFor,
     resolveSecret: options.resolveSecret,
     fetch: options.fetch ?? fetch,
     always: ALWAYS_ON_POLICIES,

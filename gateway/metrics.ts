@@ -20,6 +20,11 @@ export interface GatewayMetrics {
   readonly snapshotApplies: Counter;
   readonly snapshotRejections: Counter;
   readonly upstreamErrors: Counter<'api' | 'version' | 'code'>;
+  /** Attempts sent again after a retryable failure. */
+  readonly upstreamRetries: Counter<'api' | 'version' | 'reason'>;
+  /** Circuit breaker per upstream: 0 closed, 1 open, 2 half-open. */
+  readonly circuitState: Gauge<'upstream'>;
+  readonly circuitTransitions: Counter<'upstream' | 'state'>;
   /** Sockets of the upstream agent by state, read at scrape time (see `watchAgent`). */
   readonly upstreamSockets: Gauge<'state'>;
   /** Requests the gateway refused or failed, by problem code. */
@@ -91,6 +96,24 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
       name: 'gatehouse_upstream_errors_total',
       help: 'Upstream failures by problem code.',
       labelNames: ['api', 'version', 'code'],
+      registers,
+    }),
+    upstreamRetries: new Counter({
+      name: 'gatehouse_upstream_retries_total',
+      help: 'Requests sent to the upstream again after a retryable failure, by reason (status or error).',
+      labelNames: ['api', 'version', 'reason'],
+      registers,
+    }),
+    circuitState: new Gauge({
+      name: 'gatehouse_circuit_state',
+      help: 'Circuit breaker state per upstream: 0 closed, 1 open, 2 half-open.',
+      labelNames: ['upstream'],
+      registers,
+    }),
+    circuitTransitions: new Counter({
+      name: 'gatehouse_circuit_transitions_total',
+      help: 'Circuit breaker state changes per upstream, by the state entered.',
+      labelNames: ['upstream', 'state'],
       registers,
     }),
   };

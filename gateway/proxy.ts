@@ -10,6 +10,8 @@ import { performance } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import type { Socket } from 'node:net';
 import { createProxyMiddleware, type Plugin } from 'http-proxy-middleware';
+import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, ExponentialBackoff, handleAll, type CircuitBreakerPolicy, type IBackoff } from 'cockatiel';
+import type { CircuitBreakerSpec, RetrySpec } from '../contracts/index.js';
 import type { CapturedResponse, RequestContext } from '../contracts/index.js';
 import { GatewayError, sendCaptured, type Logger } from '../policies/index.js';
 import { watchAgent, type GatewayMetrics } from './metrics.js';
@@ -31,6 +33,11 @@ interface Exchange {
   settled: boolean;
   /** Already sent a second time after a credential refresh (at most once). */
   replayed: boolean;
+  /** Retries made so far, and the backoff that gives the next delay. */
+  attempt: number;
+  backoff: IBackoff<unknown> | undefined;
+  /** Settles the circuit breaker's view of the current attempt (undefined: none pending). */
+  outcome: { resolve(): void; reject(error: Error): void } | undefined;
   /** Links of the in-flight list (see `InflightList`). */
   prev: Exchange | undefined;
   next: Exchange | undefined;
@@ -85,6 +92,35 @@ const DROPPED_RESPONSE_HEADERS = new Set([
 /** RFC 9110 §9.2.2: sending these twice has the effect of sending them once. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
+/** A retry plan compiled from `RetrySpec`. */
+export interface RetryPlan {
+  readonly attempts: number;
+  readonly statuses: ReadonlySet<number>;
+  readonly backoff: ExponentialBackoff<unknown>;
+}
+
+export function compileRetry(spec: RetrySpec): RetryPlan | undefined {
+  if (spec.attempts === 0) return undefined;
+  return {
+    attempts: spec.attempts,
+    statuses: new Set(spec.statuses),
+    // cockatiel's default generator: exponential with decorrelated jitter (AWS / Polly advice).
+    backoff: new ExponentialBackoff({ initialDelay: spec.baseDelayMs, maxDelay: spec.maxDelayMs }),
+  };
+}
+
+/** The breaker of one upstream, kept for the gateway's lifetime. */
+export interface Circuit {
+  readonly name: string;
+  readonly policy: CircuitBreakerPolicy;
+  readonly halfOpenAfterMs: number;
+  /** `performance.now()` when it last opened. */
+  openedAt: number;
+}
+
+/** Statuses that count as the upstream failing (for the breaker), besides refused and timed-out connections. */
+const FAILURE_STATUSES = new Set([502, 503, 504]);
+
 /** Precision of connect and response timeouts. */
 const SWEEP_INTERVAL_MS = 20;
 
@@ -99,6 +135,11 @@ export interface Forwarder {
    */
   release(req: IncomingMessage, res: ServerResponse): void;
   readonly agent: Agent;
+  /**
+   * The breaker for an upstream origin (one per origin and settings, for the gateway's
+   * lifetime, so a snapshot swap neither resets nor forgets it); undefined when disabled.
+   */
+  circuitFor(origin: string, spec: CircuitBreakerSpec): Circuit | undefined;
   close(): void;
 }
 
@@ -186,6 +227,108 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     renderProblem(res, problem, exchange.ctx);
   }
 
+  const circuits = new Map<string, Circuit>();
+  function circuitFor(origin: string, spec: CircuitBreakerSpec): Circuit | undefined {
+    if (!spec.enabled) return undefined;
+    const key = `${origin} ${spec.consecutiveFailures} ${spec.halfOpenAfterMs}`;
+    let circuit = circuits.get(key);
+    if (circuit !== undefined) return circuit;
+    const policy = circuitBreaker(handleAll, { halfOpenAfter: spec.halfOpenAfterMs, breaker: new ConsecutiveBreaker(spec.consecutiveFailures) });
+    const made: Circuit = { name: origin, policy, halfOpenAfterMs: spec.halfOpenAfterMs, openedAt: 0 };
+    const gauge = metrics.circuitState.labels(origin);
+    gauge.set(0);
+    policy.onStateChange((state) => {
+      const name = state === CircuitState.Open ? 'open' : state === CircuitState.HalfOpen ? 'half-open' : state === CircuitState.Closed ? 'closed' : 'isolated';
+      if (state === CircuitState.Open) made.openedAt = performance.now();
+      gauge.set(state === CircuitState.Open ? 1 : state === CircuitState.HalfOpen ? 2 : 0);
+      metrics.circuitTransitions.labels(origin, name).inc();
+      const log = state === CircuitState.Open ? logger.warn : logger.info;
+      log.call(logger, `circuit ${name}`, { upstream: origin });
+    });
+    circuits.set(key, (circuit = made));
+    return circuit;
+  }
+
+  /** Tells the breaker how the current attempt went (once). */
+  function report(exchange: Exchange, failure: Error | undefined): void {
+    const outcome = exchange.outcome;
+    if (outcome === undefined) return;
+    exchange.outcome = undefined;
+    if (failure === undefined) outcome.resolve();
+    else outcome.reject(failure);
+  }
+
+  /** Sends the exchange's request, through the route's breaker when it has one. */
+  function dispatch(req: ExchangeRequest, res: ServerResponse, exchange: Exchange): void {
+    const circuit = exchange.route.circuit;
+    if (circuit === undefined) {
+      send(req, res, exchange);
+      return;
+    }
+    circuit.policy
+      .execute(
+        () =>
+          new Promise<void>((resolve, reject) => {
+            exchange.outcome = { resolve, reject };
+            send(req, res, exchange);
+          }),
+      )
+      .catch((error: unknown) => {
+        // Failures were answered where they happened; only a refusal by the breaker is new.
+        if (error instanceof BrokenCircuitError) circuitOpen(req, res, exchange, circuit);
+      });
+  }
+
+  function send(req: ExchangeRequest, res: ServerResponse, exchange: Exchange): void {
+    exchange.sentAt = performance.now();
+    exchange.settled = false;
+    exchange.timedOut = undefined;
+    exchange.proxyReq = undefined;
+    inflight.add(exchange);
+    // hpm catches what its own steps throw and hands it to `next`; its promise never rejects.
+    void middleware(req, res, (error?: unknown) => fail(req, res, error));
+  }
+
+  function circuitOpen(req: ExchangeRequest, res: ServerResponse, exchange: Exchange, circuit: Circuit): void {
+    settle(exchange);
+    const waitMs = circuit.policy.state === CircuitState.Open ? circuit.openedAt + circuit.halfOpenAfterMs - performance.now() : 1000;
+    const retryAfter = String(Math.max(1, Math.ceil(waitMs / 1000)));
+    fail(
+      req,
+      res,
+      new GatewayError('upstream.circuit_open', 'The upstream is failing; the gateway stopped sending it requests for a while.', {
+        headers: { 'retry-after': retryAfter },
+      }),
+    );
+  }
+
+  /**
+   * Whether this failed attempt may be sent again: attempts left, a method that cannot do a
+   * write twice (RFC 9110 idempotent, or POST / PATCH with an Idempotency-Key the upstream or
+   * the idempotency policy honours), the body at hand, and a client still waiting.
+   */
+  function mayRetry(req: ExchangeRequest, res: ServerResponse, exchange: Exchange): boolean {
+    const plan = exchange.route.retry;
+    if (plan === undefined || exchange.attempt >= plan.attempts || exchange.abandoned || res.headersSent) return false;
+    const method = req.method ?? 'GET';
+    const headers = exchange.ctx.upstreamHeaders;
+    const keyed = (method === 'POST' || method === 'PATCH') && headers['idempotency-key'] !== undefined;
+    if (!IDEMPOTENT.has(method) && !keyed) return false;
+    return exchange.ctx.body !== undefined || (headers['transfer-encoding'] === undefined && (headers['content-length'] ?? '0') === '0');
+  }
+
+  function retry(req: ExchangeRequest, res: ServerResponse, exchange: Exchange, reason: string): void {
+    const plan = exchange.route.retry!;
+    exchange.attempt++;
+    exchange.backoff = (exchange.backoff ?? plan.backoff).next(undefined);
+    metrics.upstreamRetries.labels(exchange.route.api, exchange.route.version, reason).inc();
+    setTimeout(() => {
+      if (exchange.abandoned || res.writableEnded) return;
+      req.url = exchange.ctx.upstreamPath;
+      dispatch(req, res, exchange);
+    }, exchange.backoff.duration).unref();
+  }
+
   function onProxyReq(proxyReq: import('node:http').ClientRequest, req: ExchangeRequest): void {
     const exchange = req[EXCHANGE];
     if (exchange === undefined) return;
@@ -199,6 +342,12 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     const { ctx, route } = exchange;
     const status = proxyRes.statusCode ?? 502;
     settle(exchange);
+    if (exchange.outcome !== undefined) report(exchange, FAILURE_STATUSES.has(status) ? new Error(`HTTP ${status}`) : undefined);
+    if (route.retry?.statuses.has(status) === true && mayRetry(req, res, exchange)) {
+      proxyRes.resume();
+      retry(req, res, exchange, String(status));
+      return;
+    }
     ctx.upstreamStatus = status;
     ctx.upstreamLatencyMs = Math.round((performance.now() - exchange.sentAt) * 1000) / 1000;
     (proxyRes as ExchangeMessage)[EXCHANGE] = exchange;
@@ -273,13 +422,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       .then(
         () => {
           if (exchange.abandoned || res.writableEnded) return;
-          exchange.sentAt = performance.now();
-          exchange.settled = false;
-          exchange.timedOut = undefined;
-          exchange.proxyReq = undefined;
-          inflight.add(exchange);
           req.url = ctx.upstreamPath;
-          void middleware(req, res, (error?: unknown) => fail(req, res, error));
+          dispatch(req, res, exchange);
         },
         (error: unknown) => fail(req, res, error),
       );
@@ -289,7 +433,12 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     const exchange = (req as ExchangeRequest)[EXCHANGE];
     if (exchange === undefined) return;
     settle(exchange);
+    report(exchange, error);
     if (exchange.abandoned || !('writeHead' in res)) return;
+    if (mayRetry(req as ExchangeRequest, res, exchange)) {
+      retry(req as ExchangeRequest, res, exchange, exchange.timedOut !== undefined ? `${exchange.timedOut}-timeout` : ((error as NodeJS.ErrnoException).code ?? 'error'));
+      return;
+    }
     const code = exchange.timedOut !== undefined ? 'upstream.timeout' : 'upstream.unavailable';
     const detail =
       exchange.timedOut === 'connect'
@@ -332,6 +481,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   function onTimeoutBeforeSocket(exchange: Exchange): void {
     exchange.abandoned = true;
     settle(exchange);
+    report(exchange, new Error('connect timeout'));
     metrics.upstreamErrors.labels(exchange.route.api, exchange.route.version, 'upstream.timeout').inc();
     const fallback = exchange.ctx.fallback?.('upstream.timeout', exchange.ctx);
     if (fallback !== undefined) sendCaptured(exchange.res, fallback, exchange.ctx);
@@ -372,30 +522,35 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         ctx,
         res,
         route,
-        sentAt: performance.now(),
+        sentAt: 0,
         proxyReq: undefined,
         abandoned: false,
         timedOut: undefined,
-        settled: false,
+        // Not in flight until `send` adds it.
+        settled: true,
         replayed: false,
+        attempt: 0,
+        backoff: undefined,
+        outcome: undefined,
         prev: undefined,
         next: undefined,
       };
       (req as ExchangeRequest)[EXCHANGE] = exchange;
-      inflight.add(exchange);
       req.url = ctx.upstreamPath;
       req.headers = ctx.upstreamHeaders as IncomingMessage['headers'];
       if (ctx.body !== undefined && req.method !== 'GET' && req.method !== 'HEAD') {
         req.headers['content-length'] = String(ctx.body.length);
         delete req.headers['transfer-encoding'];
       }
-      // hpm catches what its own steps throw and hands it to `next`; its promise never rejects.
-      void middleware(req, res, (error?: unknown) => fail(req as ExchangeRequest, res, error));
+      dispatch(req as ExchangeRequest, res, exchange);
     },
+    circuitFor,
     release(req, res) {
       const exchange = (req as ExchangeRequest)[EXCHANGE];
       if (exchange === undefined) return;
       settle(exchange);
+      // A client leaving says nothing about the upstream's health; the breaker must still hear.
+      report(exchange, undefined);
       if (res.writableFinished) {
         // A keep-alive connection keeps its last request object until the next one arrives:
         // unhook the exchange so its whole graph is garbage now, not a scavenge survivor.

@@ -6,6 +6,7 @@
 import { HTTP_METHODS, type OperationSpec, type VersionStatus } from '../contracts/index.js';
 import type { EndHook, PolicyHandler } from '../policies/index.js';
 import type { RouteMetrics } from './metrics.js';
+import type { Circuit, RetryPlan } from './proxy.js';
 import type { UpstreamAdapter } from './upstreams/index.js';
 
 /** What http-proxy needs of a target, pre-parsed so no request parses a URL. */
@@ -30,6 +31,10 @@ export interface CompiledVersion {
   readonly endHooks: readonly EndHook[];
   /** The adapter or a policy reads the body, so it is buffered once after routing. */
   readonly needsBody: boolean;
+  /** Retries of failed attempts (undefined: none). */
+  readonly retry: RetryPlan | undefined;
+  /** The upstream's circuit breaker (undefined: disabled). */
+  readonly circuit: Circuit | undefined;
   /** Largest body buffered for an operation (the gateway's cap, lowered by policies). */
   bodyLimit(operationId: string): number;
   readonly metrics: RouteMetrics;

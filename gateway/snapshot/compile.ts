@@ -7,7 +7,10 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import {
   computeSnapshotHash,
+  DEFAULT_CIRCUIT_BREAKER,
+  DEFAULT_RETRY,
   snapshotSchema,
+  type CircuitBreakerSpec,
   type ApiKeySpec,
   type ConsumerSpec,
   type OperationSpec,
@@ -29,6 +32,7 @@ import {
   type Logger,
 } from '../../policies/index.js';
 import { createRouteMetrics, type GatewayMetrics } from '../metrics.js';
+import { compileRetry, type Circuit } from '../proxy.js';
 import { compileOperations, createRouter, toProxyTarget, type CompiledVersion, type Router } from '../router.js';
 import type { AnyAdapterFactory, SecretRef } from '../upstreams/index.js';
 import type { UpstreamKind } from '../../contracts/index.js';
@@ -53,6 +57,8 @@ export interface CompileEnv {
   policyDeps: Omit<PolicyDeps, 'scope' | 'directory' | 'version'>;
   /** The gateway's cap on buffered request bodies. */
   maxBufferedBodyBytes: number;
+  /** The gateway-lifetime circuit breaker of an upstream origin. */
+  circuitFor(origin: string, spec: CircuitBreakerSpec): Circuit | undefined;
   metrics: GatewayMetrics;
   logger: Logger;
   resolveSecret(name: string): string | undefined;
@@ -236,6 +242,8 @@ export function compileSnapshot(text: string, env: CompileEnv): CompiledSnapshot
         endHooks: endHooksOf(policies),
         needsBody: adapter.needsBody || policies.some((p) => p.needsBody),
         bodyLimit: bodyLimitOf(policies, spec.operations, env.maxBufferedBodyBytes),
+        retry: compileRetry(spec.upstream.retry ?? DEFAULT_RETRY),
+        circuit: env.circuitFor(new URL(spec.upstream.baseUrl).origin, spec.upstream.circuitBreaker ?? DEFAULT_CIRCUIT_BREAKER),
         metrics: createRouteMetrics(env.metrics, api.slug, spec.version),
         matchOperation: compileOperations(spec.operations),
       });
