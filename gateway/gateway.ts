@@ -11,6 +11,7 @@ import type { RequestContext, UpstreamKind } from '../contracts/index.js';
 import {
   ALWAYS_ON_POLICIES,
   BUILT_IN_POLICIES,
+  cachePurgeRegistry,
   createPolicyRegistry,
   createSnapshotScope,
   GatewayError,
@@ -24,6 +25,7 @@ import {
   type RedisClient,
   type PolicyHandler,
 } from '../policies/index.js';
+import { handleCachePurge } from './admin.js';
 import { readBody } from './body.js';
 import { createGatewayMetrics, createRouteMetrics, policyMetrics, UNMATCHED, type GatewayMetrics } from './metrics.js';
 import { renderProblem, toGatewayError } from './problem.js';
@@ -51,12 +53,17 @@ export interface GatewayOptions {
   maxBufferedBodyBytes?: number;
   /** Shared store for policies (`REDIS_URL`); absent: the embedded memory stores. Not closed by the gateway. */
   redis?: RedisClient;
+  /**
+   * Bearer token of the admin routes on the status port (`POST /admin/cache/purge`);
+   * absent or empty: those routes are disabled (404).
+   */
+  adminToken?: string;
 }
 
 export interface Gateway {
   /** The request listener for the traffic port. */
   readonly app: RequestListener;
-  /** `/health/live`, `/health/ready`, `/metrics` for the status port. */
+  /** `/health/live`, `/health/ready`, `/metrics`, and `/admin/cache/purge` when an admin token is set, for the status port. */
   readonly statusApp: RequestListener;
   readonly metrics: GatewayMetrics;
   readonly events: EventEmitter<{ applied: [hash: string]; rejected: [error: string] }>;
@@ -312,6 +319,9 @@ export function createGateway(options: GatewayOptions): Gateway {
           sendJson(res, 500, { status: 'error' });
         },
       );
+    } else if (path === '/admin/cache/purge') {
+      // The cache policy registers its stores in the gateway-lifetime scope it was given.
+      handleCachePurge(req, res, { token: options.adminToken, registry: cachePurgeRegistry(compileEnv.policyDeps.lasting), logger });
     } else {
       sendJson(res, 404, { status: 'not_found' });
     }

@@ -2,8 +2,9 @@
  * @module Entry point of a gateway node. The only place that reads the environment:
  * `GATEWAY_SNAPSHOT_FILE`, `GATEWAY_HOST`, `GATEWAY_PORT`, `GATEWAY_STATUS_PORT`,
  * `GATEWAY_ACCESS_LOG`, `LOG_LEVEL`, `REDIS_URL` (shared store for rate counts, idempotency
- * records and cached answers across nodes; unset: in memory per node); secrets named by the
- * snapshot are read from the environment too.
+ * records and cached answers across nodes; unset: in memory per node), `GATEWAY_ADMIN_TOKEN`
+ * (bearer token of the status port's admin routes, e.g. cache purge; unset: those routes are
+ * off); secrets named by the snapshot are read from the environment too.
  */
 import { createGateway } from './gateway.js';
 import { createAccessLog, createAppLogger } from './logging.js';
@@ -19,10 +20,17 @@ if (snapshotFile === undefined || snapshotFile === '') {
   logger.error('GATEWAY_SNAPSHOT_FILE is not set: a gateway node needs a snapshot source');
   process.exit(2);
 }
+const adminToken = env.GATEWAY_ADMIN_TOKEN;
+if (adminToken !== undefined && adminToken !== '' && adminToken.length < 24) {
+  // A guessable operator token on a port that purges caches is worse than none.
+  logger.error('GATEWAY_ADMIN_TOKEN is too short: use at least 24 characters (e.g. openssl rand -hex 24)');
+  process.exit(2);
+}
 const accessLog = createAccessLog({ file: env.GATEWAY_ACCESS_LOG });
 const redis = env.REDIS_URL === undefined || env.REDIS_URL === '' ? undefined : createRedisConnection({ url: env.REDIS_URL, logger });
 const gateway = createGateway({
   ...(redis === undefined ? {} : { redis: redis.client }),
+  ...(adminToken === undefined || adminToken === '' ? {} : { adminToken }),
   snapshotSource: createFileSnapshotSource({ path: snapshotFile, logger }),
   logger,
   accessLog,

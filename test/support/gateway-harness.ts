@@ -79,6 +79,8 @@ export async function startTestGateway(options: {
   /** Frozen or stepped time for policies (rate windows, TTLs). */
   clock?: Clock;
   fetch?: typeof fetch;
+  /** Bearer token of the status port's admin routes; absent: they are off. */
+  adminToken?: string;
 } = {}): Promise<TestGateway> {
   const appLog = captureLines();
   const access = captureLines();
@@ -95,6 +97,7 @@ export async function startTestGateway(options: {
     ...(options.redis === undefined ? {} : { redis: options.redis }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
+    ...(options.adminToken === undefined ? {} : { adminToken: options.adminToken }),
   });
   const servers = await listenGateway({ gateway, host: '127.0.0.1' });
   if (options.snapshot !== undefined) {
