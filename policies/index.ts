@@ -11,6 +11,7 @@ export { cachePurgeRegistry, type CachePurgeRegistry, type PurgeByPrefix } from 
 export { idempotencyPolicy } from './idempotency/policy.js';
 export { jwtAuthPolicy } from './jwt-auth/policy.js';
 export { rbacPolicy } from './rbac/policy.js';
+export { rateLimitPolicy } from './rate-limit/policy.js';
 export { jsonComplexity, requestLimitsPolicy } from './request-limits/policy.js';
 export { subscriptionPolicy } from './subscription/policy.js';
 export { tokenIntrospectionPolicy } from './token-introspection/policy.js';
@@ -19,6 +20,7 @@ import { apiKeyPolicy } from './api-key/policy.js';
 import { cachePolicy } from './cache/policy.js';
 import { idempotencyPolicy } from './idempotency/policy.js';
 import { jwtAuthPolicy } from './jwt-auth/policy.js';
+import { rateLimitPolicy } from './rate-limit/policy.js';
 import { rbacPolicy } from './rbac/policy.js';
 import { requestLimitsPolicy } from './request-limits/policy.js';
 import { requestHygienePolicy } from './request-hygiene/policy.js';
@@ -27,7 +29,7 @@ import { tokenIntrospectionPolicy } from './token-introspection/policy.js';
 import type { AnyPolicyDefinition } from './define-policy.js';
 
 /** Every policy this build ships; the gateway registers these. */
-export const BUILT_IN_POLICIES: readonly AnyPolicyDefinition[] = [accessRecordPolicy, apiKeyPolicy, cachePolicy, idempotencyPolicy, jwtAuthPolicy, rbacPolicy, requestHygienePolicy, requestLimitsPolicy, subscriptionPolicy, tokenIntrospectionPolicy];
+export const BUILT_IN_POLICIES: readonly AnyPolicyDefinition[] = [accessRecordPolicy, apiKeyPolicy, cachePolicy, idempotencyPolicy, jwtAuthPolicy, rateLimitPolicy, rbacPolicy, requestHygienePolicy, requestLimitsPolicy, subscriptionPolicy, tokenIntrospectionPolicy];
 
 /** Gateway-wide policies present even when a snapshot does not bind them. */
 export const ALWAYS_ON_POLICIES: readonly string[] = ['access-record', 'request-hygiene'];
