@@ -6,6 +6,8 @@ export * from './respond.js';
 export { accessRecordPolicy, redactQuery } from './access-record/policy.js';
 export { requestHygienePolicy } from './request-hygiene/policy.js';
 export { apiKeyPolicy } from './api-key/policy.js';
+export { cachePolicy } from './cache/policy.js';
+export { cachePurgeRegistry, type CachePurgeRegistry, type PurgeByPrefix } from './cache/purge.js';
 export { idempotencyPolicy } from './idempotency/policy.js';
 export { jwtAuthPolicy } from './jwt-auth/policy.js';
 export { rbacPolicy } from './rbac/policy.js';
@@ -15,6 +17,7 @@ export { subscriptionPolicy } from './subscription/policy.js';
 export { tokenIntrospectionPolicy } from './token-introspection/policy.js';
 import { accessRecordPolicy } from './access-record/policy.js';
 import { apiKeyPolicy } from './api-key/policy.js';
+import { cachePolicy } from './cache/policy.js';
 import { idempotencyPolicy } from './idempotency/policy.js';
 import { jwtAuthPolicy } from './jwt-auth/policy.js';
 import { rateLimitPolicy } from './rate-limit/policy.js';
@@ -26,7 +29,7 @@ import { tokenIntrospectionPolicy } from './token-introspection/policy.js';
 import type { AnyPolicyDefinition } from './define-policy.js';
 
 /** Every policy this build ships; the gateway registers these. */
-export const BUILT_IN_POLICIES: readonly AnyPolicyDefinition[] = [accessRecordPolicy, apiKeyPolicy, idempotencyPolicy, jwtAuthPolicy, rateLimitPolicy, rbacPolicy, requestHygienePolicy, requestLimitsPolicy, subscriptionPolicy, tokenIntrospectionPolicy];
+export const BUILT_IN_POLICIES: readonly AnyPolicyDefinition[] = [accessRecordPolicy, apiKeyPolicy, cachePolicy, idempotencyPolicy, jwtAuthPolicy, rateLimitPolicy, rbacPolicy, requestHygienePolicy, requestLimitsPolicy, subscriptionPolicy, tokenIntrospectionPolicy];
 
 /** Gateway-wide policies present even when a snapshot does not bind them. */
 export const ALWAYS_ON_POLICIES: readonly string[] = ['access-record', 'request-hygiene'];
