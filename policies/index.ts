@@ -11,6 +11,7 @@ export { cachePurgeRegistry, type CachePurgeRegistry, type PurgeByPrefix } from 
 export { idempotencyPolicy } from './idempotency/policy.js';
 export { jwtAuthPolicy } from './jwt-auth/policy.js';
 export { rbacPolicy } from './rbac/policy.js';
+export { quotaPolicy } from './quota/policy.js';
 export { rateLimitPolicy } from './rate-limit/policy.js';
 export { jsonComplexity, requestLimitsPolicy } from './request-limits/policy.js';
 export { subscriptionPolicy } from './subscription/policy.js';
@@ -20,6 +21,7 @@ import { apiKeyPolicy } from './api-key/policy.js';
 import { cachePolicy } from './cache/policy.js';
 import { idempotencyPolicy } from './idempotency/policy.js';
 import { jwtAuthPolicy } from './jwt-auth/policy.js';
+import { quotaPolicy } from './quota/policy.js';
 import { rateLimitPolicy } from './rate-limit/policy.js';
 import { rbacPolicy } from './rbac/policy.js';
 import { requestLimitsPolicy } from './request-limits/policy.js';
@@ -29,7 +31,7 @@ import { tokenIntrospectionPolicy } from './token-introspection/policy.js';
 import type { AnyPolicyDefinition } from './define-policy.js';
 
 /** Every policy this build ships; the gateway registers these. */
-export const BUILT_IN_POLICIES: readonly AnyPolicyDefinition[] = [accessRecordPolicy, apiKeyPolicy, cachePolicy, idempotencyPolicy, jwtAuthPolicy, rateLimitPolicy, rbacPolicy, requestHygienePolicy, requestLimitsPolicy, subscriptionPolicy, tokenIntrospectionPolicy];
+export const BUILT_IN_POLICIES: readonly AnyPolicyDefinition[] = [accessRecordPolicy, apiKeyPolicy, cachePolicy, idempotencyPolicy, jwtAuthPolicy, quotaPolicy, rateLimitPolicy, rbacPolicy, requestHygienePolicy, requestLimitsPolicy, subscriptionPolicy, tokenIntrospectionPolicy];
 
 /** Gateway-wide policies present even when a snapshot does not bind them. */
 export const ALWAYS_ON_POLICIES: readonly string[] = ['access-record', 'request-hygiene'];
