@@ -46,7 +46,15 @@ export type ProblemCode =
   | 'upstream.error'
   | 'upstream.circuit_open'
   | 'gateway.not_ready'
-  | 'gateway.internal';
+  | 'gateway.internal'
+  | 'request.validation_failed'
+  | 'request.precondition_failed'
+  | 'request.precondition_required'
+  | 'resource.not_found'
+  | 'resource.conflict'
+  | 'lifecycle.invalid_transition'
+  | 'lifecycle.separation_of_duties'
+  | 'control_plane.internal';
 
 export interface ProblemCodeInfo {
   readonly status: number;
@@ -96,6 +104,14 @@ export const PROBLEM_CODES: Readonly<Record<ProblemCode, ProblemCodeInfo>> = {
   'upstream.circuit_open': { status: 503, title: 'Upstream circuit open' },
   'gateway.not_ready': { status: 503, title: 'Gateway not ready' },
   'gateway.internal': { status: 500, title: 'Internal gateway error' },
+  'request.validation_failed': { status: 400, title: 'Request body or parameters invalid' },
+  'request.precondition_failed': { status: 412, title: 'Resource changed since it was read (If-Match)' },
+  'request.precondition_required': { status: 428, title: 'If-Match required' },
+  'resource.not_found': { status: 404, title: 'No such resource' },
+  'resource.conflict': { status: 409, title: 'Resource already exists or is in use' },
+  'lifecycle.invalid_transition': { status: 409, title: 'Transition not allowed from the current status' },
+  'lifecycle.separation_of_duties': { status: 403, title: 'Separation of duties' },
+  'control_plane.internal': { status: 500, title: 'Internal control-plane error' },
 };
 
 /** Base URI of problem `type`s; `type` is this + the code, and the README documents each. */
