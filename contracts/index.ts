@@ -3,3 +3,4 @@ export * from './problem-codes.js';
 export * from './snapshot.js';
 export * from './canonical.js';
 export * from './request-context.js';
+export * from './openapi.js';
