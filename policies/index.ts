@@ -8,6 +8,7 @@ export { requestHygienePolicy } from './request-hygiene/policy.js';
 export { apiKeyPolicy } from './api-key/policy.js';
 export { cachePolicy } from './cache/policy.js';
 export { cachePurgeRegistry, type CachePurgeRegistry, type PurgeByPrefix } from './cache/purge.js';
+export { contractValidationPolicy } from './contract-validation/policy.js';
 export { idempotencyPolicy } from './idempotency/policy.js';
 export { jwtAuthPolicy } from './jwt-auth/policy.js';
 export { rbacPolicy } from './rbac/policy.js';
@@ -19,6 +20,7 @@ export { tokenIntrospectionPolicy } from './token-introspection/policy.js';
 import { accessRecordPolicy } from './access-record/policy.js';
 import { apiKeyPolicy } from './api-key/policy.js';
 import { cachePolicy } from './cache/policy.js';
+import { contractValidationPolicy } from './contract-validation/policy.js';
 import { idempotencyPolicy } from './idempotency/policy.js';
 import { jwtAuthPolicy } from './jwt-auth/policy.js';
 import { quotaPolicy } from './quota/policy.js';
@@ -31,7 +33,7 @@ import { tokenIntrospectionPolicy } from './token-introspection/policy.js';
 import type { AnyPolicyDefinition } from './define-policy.js';
 
 /** Every policy this build ships; the gateway registers these. */
-export const BUILT_IN_POLICIES: readonly AnyPolicyDefinition[] = [accessRecordPolicy, apiKeyPolicy, cachePolicy, idempotencyPolicy, jwtAuthPolicy, quotaPolicy, rateLimitPolicy, rbacPolicy, requestHygienePolicy, requestLimitsPolicy, subscriptionPolicy, tokenIntrospectionPolicy];
+export const BUILT_IN_POLICIES: readonly AnyPolicyDefinition[] = [accessRecordPolicy, apiKeyPolicy, cachePolicy, contractValidationPolicy, idempotencyPolicy, jwtAuthPolicy, quotaPolicy, rateLimitPolicy, rbacPolicy, requestHygienePolicy, requestLimitsPolicy, subscriptionPolicy, tokenIntrospectionPolicy];
 
 /** Gateway-wide policies present even when a snapshot does not bind them. */
 export const ALWAYS_ON_POLICIES: readonly string[] = ['access-record', 'request-hygiene'];
