@@ -1,0 +1,161 @@
+/**
+ * @module Versioned migrations of the control-plane store, run at start (Kysely `Migrator`
+ * with a static provider, so they ship inside the build). Portable SQL only: SQLite and
+ * PostgreSQL run the same statements. Never edit a released migration; add the next one.
+ */
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+
+const m001: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('teams')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('apis')
+      .addColumn('slug', 'text', (c) => c.primaryKey())
+      .addColumn('title', 'text', (c) => c.notNull())
+      .addColumn('team_id', 'text', (c) => c.notNull().references('teams.id'))
+      .addColumn('upstream_kind', 'text', (c) => c.notNull())
+      .addColumn('base_url', 'text', (c) => c.notNull())
+      .addColumn('upstream_settings', 'text', (c) => c.notNull())
+      .addColumn('upstream_options', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addColumn('revision', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('api_versions')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('api_slug', 'text', (c) => c.notNull().references('apis.slug'))
+      .addColumn('version', 'text', (c) => c.notNull())
+      .addColumn('major', 'integer', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('contract', 'text', (c) => c.notNull())
+      .addColumn('operations', 'text', (c) => c.notNull())
+      .addColumn('policies', 'text', (c) => c.notNull())
+      .addColumn('created_by', 'text', (c) => c.notNull())
+      .addColumn('last_changed_by', 'text', (c) => c.notNull())
+      .addColumn('submitted_by', 'text')
+      .addColumn('approved_by', 'text')
+      .addColumn('review_comment', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addColumn('revision', 'integer', (c) => c.notNull())
+      .addUniqueConstraint('api_versions_api_version', ['api_slug', 'version'])
+      .execute();
+    await db.schema
+      .createTable('version_transitions')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('version_id', 'text', (c) => c.notNull().references('api_versions.id'))
+      .addColumn('from_status', 'text', (c) => c.notNull())
+      .addColumn('to_status', 'text', (c) => c.notNull())
+      .addColumn('actor', 'text', (c) => c.notNull())
+      .addColumn('comment', 'text')
+      .addColumn('at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('version_transitions_version').on('version_transitions').columns(['version_id', 'at']).execute();
+    await db.schema
+      .createTable('plans')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('scopes', 'text', (c) => c.notNull())
+      .addColumn('limits', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addColumn('revision', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('consumers')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('team_id', 'text', (c) => c.notNull().references('teams.id'))
+      .addColumn('client_ids', 'text', (c) => c.notNull())
+      .addColumn('webhook_url', 'text')
+      .addColumn('email', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addColumn('revision', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('api_keys')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('consumer_id', 'text', (c) => c.notNull().references('consumers.id'))
+      .addColumn('prefix', 'text', (c) => c.notNull().unique())
+      .addColumn('sha256', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'text')
+      .addColumn('revoked_at', 'text')
+      .execute();
+    await db.schema.createIndex('api_keys_consumer').on('api_keys').column('consumer_id').execute();
+    await db.schema
+      .createTable('subscriptions')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('consumer_id', 'text', (c) => c.notNull().references('consumers.id'))
+      .addColumn('api_slug', 'text', (c) => c.notNull().references('apis.slug'))
+      .addColumn('major', 'integer', (c) => c.notNull())
+      .addColumn('plan_id', 'text', (c) => c.notNull().references('plans.id'))
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('requested_by', 'text', (c) => c.notNull())
+      .addColumn('decided_by', 'text')
+      .addColumn('decided_at', 'text')
+      .addColumn('comment', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addColumn('revision', 'integer', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('subscriptions_consumer').on('subscriptions').columns(['consumer_id', 'api_slug', 'major']).execute();
+    await db.schema
+      .createTable('audit_events')
+      .addColumn('seq', 'integer', (c) => c.primaryKey())
+      .addColumn('id', 'text', (c) => c.notNull().unique())
+      .addColumn('at', 'text', (c) => c.notNull())
+      .addColumn('actor', 'text', (c) => c.notNull())
+      .addColumn('role', 'text', (c) => c.notNull())
+      .addColumn('action', 'text', (c) => c.notNull())
+      .addColumn('target', 'text', (c) => c.notNull())
+      .addColumn('before', 'text')
+      .addColumn('after', 'text')
+      .addColumn('comment', 'text')
+      .addColumn('request_id', 'text')
+      .addColumn('prev_hash', 'text', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('audit_events_at').on('audit_events').column('at').execute();
+    await db.schema.createIndex('audit_events_actor').on('audit_events').columns(['actor', 'at']).execute();
+    await db.schema.createIndex('audit_events_target').on('audit_events').columns(['target', 'at']).execute();
+    await db.schema
+      .createTable('audit_head')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('seq', 'integer', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .execute();
+    await (db as Kysely<{ audit_head: { id: number; seq: number; hash: string } }>)
+      .insertInto('audit_head')
+      .values({ id: 1, seq: 0, hash: '0'.repeat(64) })
+      .execute();
+    await db.schema
+      .createTable('snapshots')
+      .addColumn('seq', 'integer', (c) => c.primaryKey())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createTable('gateway_nodes')
+      .addColumn('node_id', 'text', (c) => c.primaryKey())
+      .addColumn('applied_hash', 'text')
+      .addColumn('error', 'text')
+      .addColumn('last_seen', 'text', (c) => c.notNull())
+      .execute();
+  },
+};
+
+/** Every migration, by name (applied in name order). */
+export const MIGRATIONS: Readonly<Record<string, Migration>> = { '001_initial': m001 };
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => ({ ...MIGRATIONS }),
+};

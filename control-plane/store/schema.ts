@@ -1,0 +1,166 @@
+/**
+ * @module The control-plane store's tables as Kysely types. One code path serves SQLite and
+ * PostgreSQL, so columns stick to what both have: text (ids, ISO 8601 UTC timestamps, JSON
+ * documents), integer and boolean-as-integer. JSON columns hold `JSON.stringify` text.
+ */
+
+export interface TeamsTable {
+  id: string;
+  name: string;
+  created_at: string;
+}
+
+export interface ApisTable {
+  slug: string;
+  title: string;
+  team_id: string;
+  upstream_kind: string;
+  base_url: string;
+  /** JSON: adapter settings with secret references only. */
+  upstream_settings: string;
+  /** JSON: { connectTimeoutMs, responseTimeoutMs, retry?, circuitBreaker? }. */
+  upstream_options: string;
+  created_at: string;
+  updated_at: string;
+  /** Optimistic concurrency: the ETag is derived from it. */
+  revision: number;
+}
+
+export interface ApiVersionsTable {
+  id: string;
+  api_slug: string;
+  version: string;
+  major: number;
+  status: string;
+  /** JSON: the OpenAPI 3.0 / 3.1 document. */
+  contract: string;
+  /** JSON: operations derived from the contract ({ id, method, path }[]). */
+  operations: string;
+  /** JSON: policy bindings. */
+  policies: string;
+  created_by: string;
+  last_changed_by: string;
+  submitted_by: string | null;
+  approved_by: string | null;
+  /** Reviewer's comment of the last rejection. */
+  review_comment: string | null;
+  created_at: string;
+  updated_at: string;
+  revision: number;
+}
+
+export interface VersionTransitionsTable {
+  id: string;
+  version_id: string;
+  from_status: string;
+  to_status: string;
+  actor: string;
+  comment: string | null;
+  at: string;
+}
+
+export interface PlansTable {
+  id: string;
+  name: string;
+  /** JSON string[]. */
+  scopes: string;
+  /** JSON PlanLimits or null. */
+  limits: string | null;
+  created_at: string;
+  updated_at: string;
+  revision: number;
+}
+
+export interface ConsumersTable {
+  id: string;
+  name: string;
+  team_id: string;
+  /** JSON string[]: OAuth client ids acting as this consumer. */
+  client_ids: string;
+  webhook_url: string | null;
+  email: string | null;
+  created_at: string;
+  updated_at: string;
+  revision: number;
+}
+
+export interface ApiKeysTable {
+  id: string;
+  consumer_id: string;
+  prefix: string;
+  sha256: string;
+  created_at: string;
+  expires_at: string | null;
+  revoked_at: string | null;
+}
+
+export interface SubscriptionsTable {
+  id: string;
+  consumer_id: string;
+  api_slug: string;
+  major: number;
+  plan_id: string;
+  status: string;
+  requested_by: string;
+  decided_by: string | null;
+  decided_at: string | null;
+  comment: string | null;
+  created_at: string;
+  updated_at: string;
+  revision: number;
+}
+
+export interface AuditEventsTable {
+  /** 1, 2, 3, … in chain order (assigned under the chain lock). */
+  seq: number;
+  id: string;
+  at: string;
+  actor: string;
+  role: string;
+  action: string;
+  target: string;
+  /** JSON or null. */
+  before: string | null;
+  after: string | null;
+  comment: string | null;
+  request_id: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+/** One row (id 1) whose lock serialises appends to the audit chain. */
+export interface AuditHeadTable {
+  id: number;
+  seq: number;
+  hash: string;
+}
+
+export interface SnapshotsTable {
+  hash: string;
+  body: string;
+  created_at: string;
+  /** Increasing: the newest row is the current snapshot. */
+  seq: number;
+}
+
+export interface GatewayNodesTable {
+  node_id: string;
+  applied_hash: string | null;
+  error: string | null;
+  last_seen: string;
+}
+
+export interface Database {
+  teams: TeamsTable;
+  apis: ApisTable;
+  api_versions: ApiVersionsTable;
+  version_transitions: VersionTransitionsTable;
+  plans: PlansTable;
+  consumers: ConsumersTable;
+  api_keys: ApiKeysTable;
+  subscriptions: SubscriptionsTable;
+  audit_events: AuditEventsTable;
+  audit_head: AuditHeadTable;
+  snapshots: SnapshotsTable;
+  gateway_nodes: GatewayNodesTable;
+}
