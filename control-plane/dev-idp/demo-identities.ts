@@ -30,7 +30,25 @@ export const DEMO_CLIENTS: readonly DevClient[] = Object.freeze([
     scopes: ['invoices:read', 'invoices:write', 'payments:write', 'orders:read'],
     description: 'Finance batch jobs: invoicing and payment postings.',
   },
+  {
+    clientId: 'gatehouse-automation',
+    clientSecret: 'demo-automation-secret',
+    scopes: ['gatehouse:admin'],
+    description: 'Automation (CI pipelines) acting on the admin API as admin (client credentials).',
+  },
+  {
+    clientId: 'gatehouse-gateway',
+    clientSecret: 'demo-gateway-secret',
+    scopes: ['gatehouse:gateway'],
+    description: 'Gateway nodes: fetch snapshots and report what they applied (client credentials).',
+  },
 ]);
+
+/** Service clients of the admin API and the roles the control plane grants each. */
+export const DEMO_SERVICE_CLIENT_ROLES: Readonly<Record<string, readonly string[]>> = Object.freeze({
+  'gatehouse-automation': ['admin'],
+  'gatehouse-gateway': ['gateway'],
+});
 
 /** Demo admin users (web admin login), one per role. */
 export const DEMO_USERS: readonly DevUser[] = Object.freeze([

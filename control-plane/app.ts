@@ -1,0 +1,88 @@
+/**
+ * @module The control plane's admin API (express 5) under `/api/v1`: authentication, the
+ * resource routers in `routes/`, its own OpenAPI document, and problem+json for every error.
+ * Built from injected dependencies (store, logger, clock, authenticator), no globals.
+ */
+import { EventEmitter } from 'node:events';
+import express, { type Express, type Router } from 'express';
+import type { Ajv } from 'ajv';
+import { createAuthenticator, type AuthOptions } from './auth.js';
+import { ControlPlaneError, problemMiddleware, requestIdOf, type Clock, type Logger } from './errors.js';
+import { createAdminAjv } from './http.js';
+import type { Store } from './store/db.js';
+
+/** What every router gets. */
+export interface ControlPlaneDeps {
+  store: Store;
+  logger: Logger;
+  clock: Clock;
+  ajv: Ajv;
+  /**
+   * Tells the snapshot publisher that something the gateways enforce changed (call after the
+   * commit); publications are debounced.
+   */
+  enforcementChanged(reason: string): void;
+  events: EventEmitter<{ 'enforcement-changed': [reason: string] }>;
+}
+
+/** A router factory; mounted under `/api/v1`, behind authentication unless listed public. */
+export type RouteModule = (deps: ControlPlaneDeps) => Router;
+
+export interface ControlPlaneOptions {
+  store: Store;
+  logger: Logger;
+  clock?: Clock;
+  auth: AuthOptions;
+  /** Routers mounted under /api/v1 after authentication. */
+  routes: readonly RouteModule[];
+  /** Routers mounted under /api/v1 before authentication (they authenticate themselves). */
+  publicRoutes?: readonly RouteModule[];
+  /** The admin API's OpenAPI document, served at /api/v1/openapi.json. */
+  openapi?: () => object;
+}
+
+export interface ControlPlane {
+  app: Express;
+  deps: ControlPlaneDeps;
+}
+
+/**
+ * @example
+ * const store = await openStore({ logger });
+ * const cp = createControlPlane({ store, logger, auth: { issuer, audience: 'gatehouse' }, routes: ADMIN_ROUTES });
+ * http.createServer(cp.app).listen(4000);
+ */
+export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
+  const { store, logger } = options;
+  const clock = options.clock ?? { now: () => Date.now() };
+  const events = new EventEmitter<{ 'enforcement-changed': [reason: string] }>();
+  const deps: ControlPlaneDeps = {
+    store,
+    logger,
+    clock,
+    ajv: createAdminAjv(),
+    events,
+    enforcementChanged: (reason) => events.emit('enforcement-changed', reason),
+  };
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+  app.use((_req, res, next) => {
+    res.setHeader('x-request-id', requestIdOf(res));
+    next();
+  });
+  app.use('/api/v1', express.json({ limit: '4mb', type: ['application/json', 'application/*+json'] }));
+  if (options.openapi !== undefined) {
+    const document = options.openapi;
+    app.get('/api/v1/openapi.json', (_req, res) => {
+      res.json(document());
+    });
+  }
+  for (const route of options.publicRoutes ?? []) app.use('/api/v1', route(deps));
+  app.use('/api/v1', createAuthenticator(options.auth));
+  for (const route of options.routes) app.use('/api/v1', route(deps));
+  app.use('/api/v1', (req, _res, next) => next(new ControlPlaneError('resource.not_found', `No admin API endpoint ${req.method} ${req.path}.`)));
+  app.use(problemMiddleware(logger));
+  return { app, deps };
+}
