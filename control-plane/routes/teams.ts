@@ -9,6 +9,7 @@ import type { RouteModule } from '../app.js';
 import { requireRole } from '../auth.js';
 import { ControlPlaneError } from '../errors.js';
 import { bodyValidator, mutate, pageParams, sendResource, toPage } from '../http.js';
+import type { OpenApiFragment } from '../openapi.js';
 import type { TeamsTable } from '../store/schema.js';
 
 export interface TeamInput {
@@ -66,4 +67,32 @@ export const teamsRoutes: RouteModule = (deps) => {
   });
 
   return router;
+};
+
+const problem = { $ref: '#/components/responses/Problem' };
+
+export const teamsOpenApi: OpenApiFragment = {
+  paths: {
+    '/teams': {
+      get: {
+        summary: 'List teams',
+        description: 'Roles: owner, reviewer, auditor, admin. Cursor paging (`limit`, `cursor`).',
+        parameters: [
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 200, default: 50 } },
+          { name: 'cursor', in: 'query', schema: { type: 'string' } },
+        ],
+        responses: { '200': { description: 'A page of teams.' }, '401': problem, '403': problem },
+      },
+      post: {
+        summary: 'Create a team',
+        description: 'Role: admin.',
+        requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/TeamInput' } } } },
+        responses: { '201': { description: 'Created.' }, '400': problem, '401': problem, '403': problem, '409': problem },
+      },
+    },
+    '/teams/{id}': {
+      get: { summary: 'One team', parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }], responses: { '200': { description: 'The team.' }, '404': problem } },
+    },
+  },
+  schemas: { TeamInput: teamInputSchema },
 };
