@@ -3,7 +3,7 @@
  * with a static provider, so they ship inside the build). Portable SQL only: SQLite and
  * PostgreSQL run the same statements. Never edit a released migration; add the next one.
  */
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 const m001: Migration = {
   async up(db: Kysely<unknown>) {
@@ -153,8 +153,38 @@ const m001: Migration = {
   },
 };
 
+/**
+ * Consumers, credentials and subscriptions: a claim table that makes an OAuth client id belong
+ * to one consumer only (a primary key, so two concurrent writers cannot both claim it), at most
+ * one open (pending or active) subscription per consumer + API + major (a partial unique
+ * index), who revoked a subscription and why, and which key replaced a rotated one.
+ */
+const m002: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('consumer_client_ids')
+      .addColumn('client_id', 'text', (c) => c.primaryKey())
+      .addColumn('consumer_id', 'text', (c) => c.notNull().references('consumers.id'))
+      .execute();
+    await db.schema.createIndex('consumer_client_ids_consumer').on('consumer_client_ids').column('consumer_id').execute();
+    // SQLite adds one column per ALTER TABLE.
+    await db.schema.alterTable('subscriptions').addColumn('revoked_by', 'text').execute();
+    await db.schema.alterTable('subscriptions').addColumn('revoked_at', 'text').execute();
+    await db.schema.alterTable('subscriptions').addColumn('revoke_comment', 'text').execute();
+    await db.schema
+      .createIndex('subscriptions_one_open')
+      .unique()
+      .on('subscriptions')
+      .columns(['consumer_id', 'api_slug', 'major'])
+      .where(sql<boolean>`status in ('pending', 'active')`)
+      .execute();
+    await db.schema.createIndex('subscriptions_api').on('subscriptions').columns(['api_slug', 'major']).execute();
+    await db.schema.alterTable('api_keys').addColumn('replaced_by', 'text').execute();
+  },
+};
+
 /** Every migration, by name (applied in name order). */
-export const MIGRATIONS: Readonly<Record<string, Migration>> = { '001_initial': m001 };
+export const MIGRATIONS: Readonly<Record<string, Migration>> = { '001_initial': m001, '002_consumers_subscriptions': m002 };
 
 export const migrationProvider: MigrationProvider = {
   getMigrations: async () => ({ ...MIGRATIONS }),

@@ -92,6 +92,14 @@ export interface ApiKeysTable {
   created_at: string;
   expires_at: string | null;
   revoked_at: string | null;
+  /** Id of the key issued when this one was rotated (002). */
+  replaced_by: string | null;
+}
+
+/** One row per OAuth client id: the primary key keeps a client id to one consumer (002). */
+export interface ConsumerClientIdsTable {
+  client_id: string;
+  consumer_id: string;
 }
 
 export interface SubscriptionsTable {
@@ -108,6 +116,10 @@ export interface SubscriptionsTable {
   created_at: string;
   updated_at: string;
   revision: number;
+  /** Who ended the subscription (or withdrew the request), when and why (002). */
+  revoked_by: string | null;
+  revoked_at: string | null;
+  revoke_comment: string | null;
 }
 
 export interface AuditEventsTable {
@@ -158,6 +170,7 @@ export interface Database {
   plans: PlansTable;
   consumers: ConsumersTable;
   api_keys: ApiKeysTable;
+  consumer_client_ids: ConsumerClientIdsTable;
   subscriptions: SubscriptionsTable;
   audit_events: AuditEventsTable;
   audit_head: AuditHeadTable;
