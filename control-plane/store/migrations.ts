@@ -183,8 +183,26 @@ const m002: Migration = {
   },
 };
 
+/**
+ * Version lifecycle: the sunset date announced when a version is deprecated, and at most one
+ * published version per API + major (a partial unique index), since the gateway routes a major
+ * to exactly one version; publishing a newer one deprecates the old in the same transaction.
+ */
+const m003: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.alterTable('api_versions').addColumn('sunset', 'text').execute();
+    await db.schema
+      .createIndex('api_versions_one_published')
+      .unique()
+      .on('api_versions')
+      .columns(['api_slug', 'major'])
+      .where(sql<boolean>`status = 'published'`)
+      .execute();
+  },
+};
+
 /** Every migration, by name (applied in name order). */
-export const MIGRATIONS: Readonly<Record<string, Migration>> = { '001_initial': m001, '002_consumers_subscriptions': m002 };
+export const MIGRATIONS: Readonly<Record<string, Migration>> = { '001_initial': m001, '002_consumers_subscriptions': m002, '003_version_lifecycle': m003 };
 
 export const migrationProvider: MigrationProvider = {
   getMigrations: async () => ({ ...MIGRATIONS }),

@@ -47,6 +47,8 @@ export interface ApiVersionsTable {
   created_at: string;
   updated_at: string;
   revision: number;
+  /** ISO 8601 date-time announced on deprecation (the `Sunset` header), or null (003). */
+  sunset: string | null;
 }
 
 export interface VersionTransitionsTable {
