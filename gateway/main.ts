@@ -5,20 +5,46 @@
  * records and cached answers across nodes; unset: in memory per node), `GATEWAY_ADMIN_TOKEN`
  * (bearer token of the status port's admin routes, e.g. cache purge; unset: those routes are
  * off); secrets named by the snapshot are read from the environment too.
+ *
+ * Snapshot source: `CONTROL_PLANE_URL` set → long-poll the control plane as node
+ * `GATEWAY_NODE_ID` (default: the host name), with a token from `OIDC_ISSUER` for
+ * `GATEWAY_CLIENT_ID` / `GATEWAY_CLIENT_SECRET` (client credentials), keeping the last good
+ * snapshot in `GATEWAY_SNAPSHOT_CACHE` (default `./data/gateway-snapshot.json`); else
+ * `GATEWAY_SNAPSHOT_FILE`.
  */
+import { hostname } from 'node:os';
 import { createGateway } from './gateway.js';
 import { createAccessLog, createAppLogger } from './logging.js';
 import { createGatewayMetrics } from './metrics.js';
 import { createRedisConnection } from './redis.js';
 import { listenGateway } from './server.js';
 import { createFileSnapshotSource } from './snapshot/file-source.js';
+import { createControlPlaneSnapshotSource } from './snapshot/control-plane-source.js';
+import type { SnapshotSource } from './snapshot/source.js';
 
 const env = process.env;
 const logger = createAppLogger({ component: 'gateway', level: env.LOG_LEVEL });
 const snapshotFile = env.GATEWAY_SNAPSHOT_FILE;
-if (snapshotFile === undefined || snapshotFile === '') {
-  logger.error('GATEWAY_SNAPSHOT_FILE is not set: a gateway node needs a snapshot source');
+const controlPlaneUrl = env.CONTROL_PLANE_URL;
+if ((controlPlaneUrl === undefined || controlPlaneUrl === '') && (snapshotFile === undefined || snapshotFile === '')) {
+  logger.error('neither CONTROL_PLANE_URL nor GATEWAY_SNAPSHOT_FILE is set: a gateway node needs a snapshot source');
   process.exit(2);
+}
+function controlPlaneSource(url: string): SnapshotSource {
+  const missing = (['OIDC_ISSUER', 'GATEWAY_CLIENT_ID', 'GATEWAY_CLIENT_SECRET'] as const).filter((name) => (env[name] ?? '') === '');
+  if (missing.length > 0) {
+    logger.error('CONTROL_PLANE_URL needs credentials for the control plane', { missing });
+    process.exit(2);
+  }
+  return createControlPlaneSnapshotSource({
+    controlPlaneUrl: url,
+    nodeId: env.GATEWAY_NODE_ID || hostname(),
+    issuer: env.OIDC_ISSUER!,
+    clientId: env.GATEWAY_CLIENT_ID!,
+    clientSecret: env.GATEWAY_CLIENT_SECRET!,
+    cacheFile: env.GATEWAY_SNAPSHOT_CACHE || './data/gateway-snapshot.json',
+    logger,
+  });
 }
 const adminToken = env.GATEWAY_ADMIN_TOKEN;
 if (adminToken !== undefined && adminToken !== '' && adminToken.length < 24) {
@@ -31,7 +57,7 @@ const redis = env.REDIS_URL === undefined || env.REDIS_URL === '' ? undefined : 
 const gateway = createGateway({
   ...(redis === undefined ? {} : { redis: redis.client }),
   ...(adminToken === undefined || adminToken === '' ? {} : { adminToken }),
-  snapshotSource: createFileSnapshotSource({ path: snapshotFile, logger }),
+  snapshotSource: controlPlaneUrl ? controlPlaneSource(controlPlaneUrl) : createFileSnapshotSource({ path: snapshotFile!, logger }),
   logger,
   accessLog,
   metrics: createGatewayMetrics({ defaultMetrics: true }),

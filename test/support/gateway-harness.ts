@@ -4,7 +4,7 @@
  */
 import { PassThrough } from 'node:stream';
 import { computeSnapshotHash, type ApiSpec, type ConsumerSpec, type PlanSpec, type PolicyBinding, type Snapshot } from '../../contracts/index.js';
-import type { AccessRecord, Clock, RedisClient } from '../../policies/index.js';
+import type { AccessRecord, Clock, Logger, RedisClient } from '../../policies/index.js';
 import { createGateway, type Gateway } from '../../gateway/gateway.js';
 import { createAccessLog, createAppLogger } from '../../gateway/logging.js';
 import { listenGateway, type GatewayServers } from '../../gateway/server.js';
@@ -81,6 +81,8 @@ export async function startTestGateway(options: {
   fetch?: typeof fetch;
   /** Bearer token of the status port's admin routes; absent: they are off. */
   adminToken?: string;
+  /** A real snapshot source (given the gateway's logger) instead of the manual one; `snapshot` is then ignored. */
+  snapshotSource?: (logger: Logger) => SnapshotSource;
 } = {}): Promise<TestGateway> {
   const appLog = captureLines();
   const access = captureLines();
@@ -89,7 +91,7 @@ export async function startTestGateway(options: {
   const source = createManualSource();
   const secrets = options.secrets ?? {};
   const gateway = createGateway({
-    snapshotSource: source,
+    snapshotSource: options.snapshotSource?.(logger) ?? source,
     logger,
     accessLog,
     resolveSecret: (name) => secrets[name],
@@ -100,7 +102,7 @@ export async function startTestGateway(options: {
     ...(options.adminToken === undefined ? {} : { adminToken: options.adminToken }),
   });
   const servers = await listenGateway({ gateway, host: '127.0.0.1' });
-  if (options.snapshot !== undefined) {
+  if (options.snapshot !== undefined && options.snapshotSource === undefined) {
     await source.push(JSON.stringify(options.snapshot));
     if (!gateway.ready()) {
       await servers.close(0);
