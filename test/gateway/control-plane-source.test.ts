@@ -4,6 +4,7 @@
  * source in front of a recording upstream. What is published becomes enforced on both nodes
  * well within a second; a revoked subscription stops working on both; both report the current
  * hash; with the control plane stopped, a node restarted from its cache file keeps serving.
+ * The acceptance path too: the same through the admin API's own routes.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -11,11 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createGatewayRoutes } from '../../control-plane/routes/gateway.js';
+import { ADMIN_ROUTES } from '../../control-plane/routes/index.js';
 import { createControlPlaneSnapshotSource } from '../../gateway/snapshot/control-plane-source.js';
 import { startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
 import { startTestGateway, type TestGateway } from '../support/gateway-harness.js';
 import { startRecordingUpstream } from '../support/upstream.js';
-import { insertApi, insertApiKey, insertConsumer, insertPlan, insertSubscription, insertTeam, insertVersion, setSubscriptionStatus } from '../control-plane/snapshot-rows.js';
+import { contractFor, insertApi, insertApiKey, KEYED_POLICIES, insertConsumer, insertPlan, insertSubscription, insertTeam, insertVersion, setSubscriptionStatus } from '../control-plane/snapshot-rows.js';
 
 function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -171,5 +173,71 @@ describe('control-plane snapshot source with two gateway nodes', () => {
       assert.ok(!line.includes('demo-gateway-secret'), line);
       assert.ok(!/eyJ[A-Za-z0-9_-]{10,}\./.test(line), line);
     }
+  });
+  it('acceptance: a version published and a subscription approved through the admin API are enforced on both nodes; revoked, refused on both', async (t) => {
+    const upstream = await startRecordingUpstream();
+    const gatewayRoutes = createGatewayRoutes();
+    const cp = (await startTestControlPlane(t, 'sqlite', { routes: [...ADMIN_ROUTES, gatewayRoutes.routes] })) as TestControlPlane;
+    const nodes: TestGateway[] = [];
+    t.after(async () => {
+      for (const node of nodes) await node.close();
+      await gatewayRoutes.close();
+      await cp.close();
+      await upstream.close();
+    });
+    for (const nodeId of ['gw-1', 'gw-2']) {
+      nodes.push(
+        await startTestGateway({
+          snapshotSource: (logger) =>
+            createControlPlaneSnapshotSource({ controlPlaneUrl: cp.url, nodeId, issuer: cp.idp.idp.issuer, clientId: 'gatehouse-gateway', clientSecret: 'demo-gateway-secret', logger }),
+        }),
+      );
+    }
+    await Promise.all(nodes.map((node) => node.gateway.waitForSnapshot()));
+    const ok = async (reply: Promise<Awaited<ReturnType<TestControlPlane['call']>>>, status: number): Promise<Awaited<ReturnType<TestControlPlane['call']>>> => {
+      const res = await reply;
+      assert.equal(res.status, status, res.text);
+      return res;
+    };
+    const act = async (who: string, path: string, action: string): Promise<void> => {
+      const etag = (await ok(cp.call('ada.auditor', 'GET', path), 200)).headers.get('etag')!;
+      await ok(cp.call(who, 'POST', `${path}/${action}`, undefined, { 'if-match': etag }), 200);
+    };
+
+    await ok(cp.call('adam.admin', 'POST', '/api/v1/teams', { id: 'erp-team', name: 'ERP' }), 201);
+    await ok(cp.call('adam.admin', 'POST', '/api/v1/plans', { id: 'standard', name: 'Standard', scopes: ['orders:read'] }), 201);
+    await ok(
+      cp.call('olivia.owner', 'POST', '/api/v1/apis', { slug: 'erp-orders', title: 'Orders', team: 'erp-team', upstream: { kind: 'http', baseUrl: upstream.url, settings: {}, connectTimeoutMs: 1000, responseTimeoutMs: 2000 } }),
+      201,
+    );
+    await ok(cp.call('olivia.owner', 'POST', '/api/v1/consumers', { id: 'storefront', name: 'Web shop', team: 'erp-team', clientIds: ['storefront'] }), 201);
+    const key = (await ok(cp.call('olivia.owner', 'POST', '/api/v1/consumers/storefront/credentials'), 201)).json.key as string;
+    const contract = contractFor('Orders', '1.0.0', [{ id: 'listOrders', method: 'GET', path: '/orders' }]);
+    await ok(cp.call('olivia.owner', 'POST', '/api/v1/apis/erp-orders/versions', { version: '1.0.0', contract, policies: KEYED_POLICIES }), 201);
+    const version = '/api/v1/apis/erp-orders/versions/1.0.0';
+    await act('olivia.owner', version, 'submit');
+    await act('rafael.reviewer', version, 'approve');
+    let changedAt = performance.now();
+    await act('olivia.owner', version, 'publish');
+    const status = async (node: TestGateway): Promise<number> => {
+      const res = await fetch(`${node.url}/erp-orders/v1/orders`, { headers: { 'x-api-key': key } });
+      await res.body?.cancel();
+      return res.status;
+    };
+    // Published: routed on both nodes, refused for want of a subscription.
+    await Promise.all(nodes.map((node, i) => until(`published on node ${i + 1}`, async () => (await status(node)) === 403)));
+    t.diagnostic(`admin API publish → routed on both nodes in ${(performance.now() - changedAt).toFixed(0)} ms`);
+
+    const sub = (await ok(cp.call('olivia.owner', 'POST', '/api/v1/subscriptions', { consumer: 'storefront', api: 'erp-orders', major: 1, plan: 'standard' }), 201)).json as { id: string };
+    changedAt = performance.now();
+    await act('olivia.owner', `/api/v1/subscriptions/${sub.id}`, 'approve');
+    await Promise.all(nodes.map((node, i) => until(`subscribed on node ${i + 1}`, async () => (await status(node)) === 200)));
+    t.diagnostic(`admin API approval → enforced on both nodes in ${(performance.now() - changedAt).toFixed(0)} ms`);
+    assert.ok(upstream.seen.some((r) => r.url === '/orders'));
+
+    changedAt = performance.now();
+    await act('olivia.owner', `/api/v1/subscriptions/${sub.id}`, 'revoke');
+    await Promise.all(nodes.map((node, i) => until(`revoked on node ${i + 1}`, async () => (await status(node)) === 403)));
+    t.diagnostic(`admin API revocation → refused on both nodes in ${(performance.now() - changedAt).toFixed(0)} ms`);
   });
 });
