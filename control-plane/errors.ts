@@ -56,7 +56,12 @@ export function sendProblem(res: Response, error: ControlPlaneError): void {
     traceId: requestId,
     ...error.extensions,
   };
-  res.status(error.status).set({ ...error.headers, 'content-type': 'application/problem+json', 'cache-control': 'no-store', 'x-request-id': requestId }).send(JSON.stringify(problem));
+  const body = JSON.stringify(problem);
+  // end(), not send(): express would append "; charset=utf-8" to the media type.
+  res
+    .status(error.status)
+    .set({ ...error.headers, 'content-type': 'application/problem+json', 'content-length': String(Buffer.byteLength(body)), 'cache-control': 'no-store', 'x-request-id': requestId })
+    .end(body);
 }
 
 /** Express error handler: the one place admin API errors become problem documents. */
