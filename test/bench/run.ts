@@ -750,10 +750,37 @@ export async function authTarget(): Promise<BenchTarget> {
   };
 }
 
+/**
+ * The full chain of issue 4: the auth row's policies plus rate-limit (every request counted,
+ * none refused) and contract-validation of the order body against the version's contract,
+ * counting in memory or in Redis (`BENCH_REDIS_URL`, default 127.0.0.1:6379).
+ */
+export function fullChainTargets(auth: BenchTarget): BenchTarget[] {
+  const jwksArgs = auth.args!.slice(auth.args!.indexOf('--jwks'), auth.args!.indexOf('--jwks') + 2);
+  const common = { role: 'candidate' as const, script: GATEWAY_COMPILED, prefix: '/bench/v1', headers: auth.headers!, judgeP99: false };
+  return [
+    {
+      ...common,
+      name: 'gateway-full',
+      label: 'gateway full chain (memory)',
+      args: ['--upstream', UPSTREAM_PLACEHOLDER, '--chain', 'full', ...jwksArgs],
+      minThroughputRatio: 0.6,
+    },
+    {
+      ...common,
+      name: 'gateway-full-redis',
+      label: 'gateway full chain (Redis)',
+      args: ['--upstream', UPSTREAM_PLACEHOLDER, '--chain', 'full', ...jwksArgs, '--redis', process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'],
+      minThroughputRatio: 0.45,
+    },
+  ];
+}
+
 async function main(): Promise<void> {
   buildGatewayTarget();
+  const auth = await authTarget();
   const report = await runBench({
-    targets: [...TARGETS, await authTarget()],
+    targets: [...TARGETS, auth, ...fullChainTargets(auth)],
     shapes: SHAPES,
     durationSec: positiveNumberFromEnv('BENCH_DURATION', 5),
     warmupSec: 1,
