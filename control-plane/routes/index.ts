@@ -2,6 +2,7 @@
 import type { RouteModule } from '../app.js';
 import type { OpenApiFragment } from '../openapi.js';
 import { apisOpenApi, apisRoutes } from './apis.js';
+import { auditOpenApi, auditRoutes } from './audit.js';
 import { consumersOpenApi, consumersRoutes } from './consumers.js';
 import { plansOpenApi, plansRoutes } from './plans.js';
 import { subscriptionsOpenApi, subscriptionsRoutes } from './subscriptions.js';
@@ -9,6 +10,6 @@ import { teamsOpenApi, teamsRoutes } from './teams.js';
 import { versionsOpenApi, versionsRoutes } from './versions.js';
 
 /** Mounted under /api/v1 behind authentication. */
-export const ADMIN_ROUTES: readonly RouteModule[] = [teamsRoutes, apisRoutes, versionsRoutes, plansRoutes, consumersRoutes, subscriptionsRoutes];
+export const ADMIN_ROUTES: readonly RouteModule[] = [teamsRoutes, apisRoutes, versionsRoutes, plansRoutes, consumersRoutes, subscriptionsRoutes, auditRoutes];
 
-export const ADMIN_OPENAPI: readonly OpenApiFragment[] = [teamsOpenApi, apisOpenApi, versionsOpenApi, plansOpenApi, consumersOpenApi, subscriptionsOpenApi];
+export const ADMIN_OPENAPI: readonly OpenApiFragment[] = [teamsOpenApi, apisOpenApi, versionsOpenApi, plansOpenApi, consumersOpenApi, subscriptionsOpenApi, auditOpenApi];
