@@ -19,7 +19,7 @@ import { buildSnapshot, httpApi, startTestGateway, type TestGateway } from '../s
 import { startRecordingUpstream, type RecordingUpstream } from '../support/upstream.js';
 
 const OPAQUE_AUDIENCE = 'gatehouse-opaque';
-const GATEWAY_CLIENT = 'gatehouse-gateway';
+const GATEWAY_CLIENT = 'gatehouse-introspector';
 const SECRET_ENV = 'GATEHOUSE_TEST_INTROSPECTION_SECRET';
 /** Planted: no log line, record or problem may ever contain it. */
 const GATEWAY_SECRET = `planted-introspection-secret-${randomUUID()}`;
@@ -218,12 +218,13 @@ describe('token-introspection', () => {
     });
   });
 
+  // Each optional: a failed before hook must not leave servers that keep the process alive.
   after(async () => {
-    await gw.close();
-    await upstream.close();
-    await main.close();
-    await shortLived.close();
-    await closeServer(crafted);
+    await gw?.close();
+    await upstream?.close();
+    await main?.close();
+    await shortLived?.close();
+    if (crafted !== undefined) await closeServer(crafted);
   });
 
   beforeEach(() => {
