@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { renderExamplesMarkdown } from '../gateway/demo/examples.js';
+import { renderAdminExamplesMarkdown, renderExamplesMarkdown } from '../gateway/demo/examples.js';
 
 describe('README', () => {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
@@ -18,5 +18,20 @@ describe('README', () => {
       .filter((line) => line.startsWith('curl ') || /^[A-Z_]+_TOKEN=\$\(curl /.test(line));
     assert.ok(commands.length >= 10);
     for (const command of commands) assert.ok(readme.includes(command), `README lacks: ${command}`);
+  });
+
+  it('shows every admin API example exactly as the demo test runs it', () => {
+    const commands = renderAdminExamplesMarkdown()
+      .split('\n')
+      .filter((line) => line.startsWith('curl ') || /^[A-Z_]+_TOKEN=\$\(curl /.test(line));
+    assert.ok(commands.length >= 3);
+    for (const command of commands) assert.ok(readme.includes(command), `README lacks: ${command}`);
+  });
+
+  it('documents the distributed entry points and their environment', () => {
+    assert.match(readme, /^## Distributed mode$/m);
+    for (const text of ['node --import tsx control-plane/main.ts', 'node --import tsx gateway/main.ts', 'CONTROL_PLANE_URL', 'OIDC_ISSUER', 'SERVICE_CLIENT_ROLES', 'GATEWAY_CLIENT_SECRET', 'DATABASE_URL', 'REDIS_URL']) {
+      assert.ok(readme.includes(text), `README lacks ${text}`);
+    }
   });
 });

@@ -1,9 +1,10 @@
 /**
- * @module The demo's curl examples: one list that the README shows and `test/demo/demo.test.ts`
+ * @module The demo's curl examples: lists that the README shows and `test/demo/demo.test.ts`
  * runs verbatim (through `sh`) against a started demo, so the two cannot drift. URLs carry the
- * ports as placeholders (`{{GATEWAY_PORT}}`, `{{STATUS_PORT}}`, `{{OIDC_PORT}}`). Calls made
- * as a consuming system use a shell variable holding its token (`$STOREFRONT_TOKEN`), set by
- * the token commands below, or the finance jobs' demo API key.
+ * ports as placeholders (`{{GATEWAY_PORT}}`, `{{STATUS_PORT}}`, `{{CONTROL_PLANE_PORT}}`). Calls
+ * made as a consuming system use a shell variable holding its token (`$STOREFRONT_TOKEN`), set
+ * by the token commands below, or the finance jobs' demo API key; calls to the admin API use
+ * `$ADMIN_TOKEN`, a token of the automation client.
  */
 
 export interface DemoExample {
@@ -26,11 +27,11 @@ export interface DemoExample {
 export interface ExamplePorts {
   gatewayPort: number;
   statusPort: number;
-  /** Control-plane port, where the dev OpenID provider answers under `/oidc`. */
-  oidcPort: number;
+  /** Control-plane port: the admin API under `/api/v1`, the dev OpenID provider under `/oidc`. */
+  controlPlanePort: number;
 }
 
-export const DEFAULT_EXAMPLE_PORTS: ExamplePorts = { gatewayPort: 8080, statusPort: 8081, oidcPort: 4000 };
+export const DEFAULT_EXAMPLE_PORTS: ExamplePorts = { gatewayPort: 8080, statusPort: 8081, controlPlanePort: 4000 };
 
 /** A shell variable holding a demo client's access token (client-credentials grant). */
 export interface DemoTokenCommand {
@@ -47,22 +48,29 @@ export const DEMO_TOKEN_COMMANDS: readonly DemoTokenCommand[] = [
 ];
 
 /**
+ * A token of the automation client (`gatehouse-automation`, granted the admin role by the
+ * control plane), for the admin API examples.
+ */
+export const ADMIN_TOKEN_COMMAND: DemoTokenCommand = { variable: 'ADMIN_TOKEN', clientId: 'gatehouse-automation', clientSecret: 'demo-automation-secret' };
+
+/**
  * One `VAR=$(curl … /oidc/token | sed …)` line: a token from the dev provider, kept in a shell
  * variable (sed, not jq, so nothing beyond curl is needed).
  */
 export function renderTokenCommand(command: DemoTokenCommand, ports: ExamplePorts = DEFAULT_EXAMPLE_PORTS): string {
   return (
     `${command.variable}=$(curl -sS -u ${command.clientId}:${command.clientSecret} -d grant_type=client_credentials ` +
-    `http://127.0.0.1:${ports.oidcPort}/oidc/token | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')`
+    `http://127.0.0.1:${ports.controlPlanePort}/oidc/token | sed -E 's/.*"access_token":"([^"]+)".*/\\1/')`
   );
 }
 
 const bearer = (variable: string): readonly string[] => ['-H', `authorization: Bearer $${variable}`];
-/** The finance jobs' demo API key (DEMO_FINANCE_API_KEY in snapshot.ts). */
+/** The finance jobs' demo API key (DEMO_FINANCE_API_KEY in control-plane/demo/catalogue.ts). */
 const FINANCE_KEY = ['-H', 'x-api-key: ghk_finance.demo-finance-jobs-api-key'] as const;
 
 const GW = 'http://127.0.0.1:{{GATEWAY_PORT}}';
 const STATUS = 'http://127.0.0.1:{{STATUS_PORT}}';
+const ADMIN_API = 'http://127.0.0.1:{{CONTROL_PLANE_PORT}}/api/v1';
 const JSON_BODY = ['-H', 'content-type: application/json'] as const;
 /** Every example prints the status line and headers too: the status is part of the lesson. */
 const CURL = ['-sS', '-i'] as const;
@@ -234,6 +242,29 @@ export const DEMO_EXAMPLES: readonly DemoExample[] = [
     },
   },
   {
+    id: 'contract-refused',
+    title: "A body the contract refuses (a new ticket needs its first comment): 400 naming the field, Zendesk is never called",
+    args: [
+      ...CURL,
+      '-X',
+      'POST',
+      `${GW}/service-desk/v1/tickets.json`,
+      ...JSON_BODY,
+      ...bearer('SERVICE_DESK_TOKEN'),
+      '-d',
+      '{"ticket":{"subject":"Where is my order?"}}',
+    ],
+    expect: {
+      status: 400,
+      contains: ['HTTP/1.1 400 Bad Request', '"code":"contract.request_invalid"', '"errors":[{"pointer":"/body/ticket/comment","detail":"is required"}]'],
+      excerpt:
+        'HTTP/1.1 400 Bad Request\ncontent-type: application/problem+json\n' +
+        '{"type":"https://gatehouse.dev/problems/contract.request_invalid","title":"Request does not match the contract","status":400,' +
+        '"detail":"The request does not match operation createTicket: /body/ticket/comment is required.","code":"contract.request_invalid","traceId":"…",' +
+        '"errors":[{"pointer":"/body/ticket/comment","detail":"is required"}]}',
+    },
+  },
+  {
     id: 'hygiene-refused',
     title: 'Refused by request hygiene before routing: a dot segment (curl would normalise it away without --path-as-is)',
     args: [...CURL, '--path-as-is', `${GW}/erp-sales/v1/../admin`],
@@ -298,11 +329,68 @@ export const DEMO_EXAMPLES: readonly DemoExample[] = [
   },
 ];
 
+/**
+ * The admin API on the demo (roles: the automation client acts as admin). Read-only, so they can
+ * be run again and again; each shows what the seed and the running gateway did.
+ */
+export const ADMIN_EXAMPLES: readonly DemoExample[] = [
+  {
+    id: 'admin-gateway-nodes',
+    title: 'Gateway nodes and the snapshot each one applies',
+    args: [...CURL, ...bearer('ADMIN_TOKEN'), `${ADMIN_API}/gateway/nodes`],
+    expect: {
+      status: 200,
+      contains: ['HTTP/1.1 200 OK', '"snapshot":{"seq":', '"nodeId":"demo-gateway"', '"current":true'],
+      excerpt:
+        'HTTP/1.1 200 OK\n' +
+        '{"snapshot":{"seq":1,"hash":"<sha-256 of the snapshot>","generatedAt":"…","publishedAt":"…"},' +
+        '"items":[{"nodeId":"demo-gateway","appliedHash":"<the same hash>","current":true,"error":null,"lastSeen":"…"}]}',
+    },
+  },
+  {
+    id: 'admin-version-transitions',
+    title: 'How erp-sales 1.0.0 came to be published: its lifecycle, who did what',
+    args: [...CURL, ...bearer('ADMIN_TOKEN'), `${ADMIN_API}/apis/erp-sales/versions/1.0.0/transitions`],
+    expect: {
+      status: 200,
+      contains: ['HTTP/1.1 200 OK', '"from":"draft","to":"in_review","actor":"olivia.owner"', '"from":"in_review","to":"approved","actor":"rafael.reviewer"', '"from":"approved","to":"published","actor":"olivia.owner"'],
+      excerpt:
+        'HTTP/1.1 200 OK\n' +
+        '{"items":[{"from":"draft","to":"in_review","actor":"olivia.owner","comment":null,"at":"…"},' +
+        '{"from":"in_review","to":"approved","actor":"rafael.reviewer","comment":"Reviewed: …","at":"…"},' +
+        '{"from":"approved","to":"published","actor":"olivia.owner","comment":null,"at":"…"}]}',
+    },
+  },
+  {
+    id: 'admin-subscriptions',
+    title: "The finance jobs' subscriptions (active: the gateway lets them through)",
+    args: [...CURL, ...bearer('ADMIN_TOKEN'), `${ADMIN_API}/subscriptions?consumer=finance-jobs`],
+    expect: {
+      status: 200,
+      contains: ['HTTP/1.1 200 OK', '"consumer":"finance-jobs"', '"api":"erp-rpc"', '"api":"erp-sales"', '"status":"active"'],
+      excerpt:
+        'HTTP/1.1 200 OK\n' +
+        '{"items":[{"id":"sub_…","consumer":"finance-jobs","api":"erp-sales","major":1,"plan":"finance","status":"active","requestedBy":"adam.admin",…,"decidedBy":"olivia.owner",…},' +
+        '{…,"api":"erp-rpc",…,"status":"active",…}]}',
+    },
+  },
+  {
+    id: 'admin-audit-verify',
+    title: 'The admin audit trail is hash-chained: verify it (the seed wrote the first events)',
+    args: [...CURL, ...bearer('ADMIN_TOKEN'), `${ADMIN_API}/audit/verify`],
+    expect: {
+      status: 200,
+      contains: ['HTTP/1.1 200 OK', '"intact":true'],
+      excerpt: 'HTTP/1.1 200 OK\n{"intact":true,"events":53,"head":"<sha-256 of the last event>"}',
+    },
+  },
+];
+
 function fill(arg: string, ports: ExamplePorts): string {
   return arg
     .replaceAll('{{GATEWAY_PORT}}', String(ports.gatewayPort))
     .replaceAll('{{STATUS_PORT}}', String(ports.statusPort))
-    .replaceAll('{{OIDC_PORT}}', String(ports.oidcPort));
+    .replaceAll('{{CONTROL_PLANE_PORT}}', String(ports.controlPlanePort));
 }
 
 /** The arguments to pass to `curl`, before the shell expands `$VARIABLE` token references. */
@@ -343,6 +431,20 @@ export function renderCurlCommand(example: DemoExample, ports: ExamplePorts = DE
 export function renderExamplesMarkdown(ports: ExamplePorts = DEFAULT_EXAMPLE_PORTS): string {
   const tokens = `First, a token for each of three demo clients, kept in shell variables (they live 10 minutes; run these again after):\n\n\`\`\`sh\n${DEMO_TOKEN_COMMANDS.map((c) => renderTokenCommand(c, ports)).join('\n')}\n\`\`\`\n\n`;
   return tokens + DEMO_EXAMPLES.map(
+    (example) => `#### ${example.title}\n\n\`\`\`sh\n${renderCurlCommand(example, ports)}\n\`\`\`\n\n\`\`\`text\n${example.expect.excerpt}\n\`\`\`\n`,
+  ).join('\n');
+}
+
+/**
+ * The admin examples as a README section (Markdown): the admin token command, then one heading,
+ * command and expected excerpt per example.
+ *
+ * @example
+ * const markdown = renderAdminExamplesMarkdown();
+ */
+export function renderAdminExamplesMarkdown(ports: ExamplePorts = DEFAULT_EXAMPLE_PORTS): string {
+  const token = `\`\`\`sh\n${renderTokenCommand(ADMIN_TOKEN_COMMAND, ports)}\n\`\`\`\n\n`;
+  return token + ADMIN_EXAMPLES.map(
     (example) => `#### ${example.title}\n\n\`\`\`sh\n${renderCurlCommand(example, ports)}\n\`\`\`\n\n\`\`\`text\n${example.expect.excerpt}\n\`\`\`\n`,
   ).join('\n');
 }

@@ -1,23 +1,27 @@
 /**
- * @module What `npm start` runs: the demo landscape in one process. Starts the development
- * OpenID provider (under `/oidc` on the control-plane port), the Odoo, Salesforce and Zendesk
- * simulators, writes the demo snapshot to a file and runs a gateway from that file (edit it
- * and the gateway reloads it). This launcher is the composition root of the embedded mode
- * (DESIGN §2: one process runs both planes), the one file that may import both `gateway/`
- * and `control-plane/` (test/architecture.test.ts names it). The only demo file that reads
- * the environment:
+ * @module What `npm start` runs: the whole governed landscape in one process (DESIGN §2, the
+ * embedded default). The control plane (admin API, snapshot publication, gateway-node
+ * endpoints) with the development OpenID provider under `/oidc` on the same port, its store
+ * (SQLite under the data directory, or PostgreSQL), seeded with the demo catalogue on first
+ * start; the Odoo, Salesforce and Zendesk simulators; and a gateway node fed by the control
+ * plane exactly as a distributed node is (long poll as the `gatehouse-gateway` service client),
+ * so what is published through the admin API is what the gateway enforces. This launcher is the
+ * composition root of the embedded mode, the one file that may import both `gateway/` and
+ * `control-plane/` (test/architecture.test.ts names it). The only demo file that reads the
+ * environment:
  *
- * - `GATEWAY_HOST` (default `127.0.0.1`), `GATEWAY_PORT` (8080), `GATEWAY_STATUS_PORT` (8081)
- * - `CONTROL_PLANE_PORT` (4000): the dev OpenID provider at `/oidc` (the control plane joins it)
+ * - `GATEWAY_HOST` (default `127.0.0.1`; every listener binds it), `GATEWAY_PORT` (8080),
+ *   `GATEWAY_STATUS_PORT` (8081)
+ * - `CONTROL_PLANE_PORT` (4000): admin API under `/api/v1`, dev OpenID provider at `/oidc`
  * - `ODOO_SIM_PORT` (8069), `SALESFORCE_SIM_PORT` (8070), `ZENDESK_SIM_PORT` (8071)
- * - `DEMO_DATA_DIR` (`./data`): holds `demo-snapshot.json` and, unless
+ * - `DEMO_DATA_DIR` (`./data`): holds the store `gatehouse.db` and, unless
  *   `GATEWAY_ACCESS_LOG` says otherwise, `access.log`
+ * - `DATABASE_URL` (`postgres://…`): the store in PostgreSQL instead of SQLite
  * - `ODOO_API_KEY`, `SALESFORCE_CLIENT_SECRET`, `ZENDESK_API_TOKEN`: the upstream credentials
  *   the simulators accept and the gateway uses; random ones are generated when unset
  * - `LOG_LEVEL` (default `info`)
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer } from 'node:net';
 import { join, relative, resolve } from 'node:path';
@@ -25,30 +29,35 @@ import { createGateway } from '../gateway.js';
 import { createAccessLog, createAppLogger } from '../logging.js';
 import { createGatewayMetrics } from '../metrics.js';
 import { listenGateway, type GatewayServers } from '../server.js';
-import { createFileSnapshotSource } from '../snapshot/file-source.js';
+import { createControlPlaneSnapshotSource } from '../snapshot/control-plane-source.js';
 import {
   startOdooSimulator,
   startSalesforceSimulator,
   startZendeskSimulator,
   type SimulatorHandle,
 } from '../../test/simulators/index.js';
-import { createDevIdentityProvider } from '../../control-plane/dev-idp/dev-idp.js';
-import { demoIdentities } from '../../control-plane/dev-idp/demo-identities.js';
-import { DEMO_EXAMPLES, DEMO_TOKEN_COMMANDS, renderCurlCommand, renderTokenCommand } from './examples.js';
+import type { Role } from '../../control-plane/auth.js';
 import {
-  buildDemoSnapshot,
   DEMO_AUDIENCE,
-  DEMO_SALESFORCE_CLIENT_ID,
   DEMO_ODOO_DATABASE,
   DEMO_ODOO_LOGIN,
+  DEMO_SALESFORCE_CLIENT_ID,
   DEMO_SECRET_NAMES,
   DEMO_ZENDESK_EMAIL,
+  type DemoEndpoints,
   type DemoSecretName,
-} from './snapshot.js';
+} from '../../control-plane/demo/catalogue.js';
+import { demoCatalogueDrift, seedDemoCatalogue } from '../../control-plane/demo/seed.js';
+import { createDevIdentityProvider, type DevIdentityProvider } from '../../control-plane/dev-idp/dev-idp.js';
+import { DEMO_CLIENTS, DEMO_SERVICE_CLIENT_ROLES, demoIdentities } from '../../control-plane/dev-idp/demo-identities.js';
+import { attachControlPlane, createControlPlaneLogger, type ControlPlaneServer } from '../../control-plane/server.js';
+import { openStore, type Store } from '../../control-plane/store/db.js';
+import { ADMIN_EXAMPLES, ADMIN_TOKEN_COMMAND, DEMO_EXAMPLES, DEMO_TOKEN_COMMANDS, renderCurlCommand, renderTokenCommand } from './examples.js';
 
 const env = process.env;
 const logger = createAppLogger({ component: 'demo', level: env.LOG_LEVEL });
 const gatewayLogger = createAppLogger({ component: 'gateway', level: env.LOG_LEVEL });
+const controlPlaneLogger = createControlPlaneLogger({ component: 'control-plane', level: env.LOG_LEVEL });
 
 /** Everything started so far, closed in reverse order on shutdown or a failed start. */
 const closers: Array<{ name: string; close: () => Promise<void> }> = [];
@@ -71,7 +80,11 @@ async function fail(message: string, meta: Record<string, unknown> = {}): Promis
 }
 
 let stopping = false;
-/** SIGINT / SIGTERM: stop the gateway (requests in flight finish), flush the access log, stop the simulators. */
+/**
+ * SIGINT / SIGTERM: stop the gateway (requests in flight finish, its long poll is released),
+ * flush the access log, stop the control plane (waiting long polls answer) and close the
+ * store, stop the simulators and the identity provider.
+ */
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
   if (stopping) {
     logger.warn('second signal: exiting without waiting', { signal });
@@ -135,7 +148,8 @@ const ports = {
   zendesk: portFromEnv('ZENDESK_SIM_PORT', 8071),
 };
 const dataDir = resolve(env.DEMO_DATA_DIR === undefined || env.DEMO_DATA_DIR === '' ? './data' : env.DEMO_DATA_DIR);
-const snapshotFile = join(dataDir, 'demo-snapshot.json');
+const databaseUrl = env.DATABASE_URL === undefined || env.DATABASE_URL === '' ? undefined : env.DATABASE_URL;
+const sqliteFile = join(dataDir, 'gatehouse.db');
 const accessLogFile = env.GATEWAY_ACCESS_LOG === undefined || env.GATEWAY_ACCESS_LOG === '' ? join(dataDir, 'access.log') : env.GATEWAY_ACCESS_LOG;
 const credentials = demoCredentials();
 logger.info('demo credentials ready', { origin: credentials.origin });
@@ -152,11 +166,17 @@ async function startSimulator<T extends SimulatorHandle>(listener: string, port:
   return handle;
 }
 
+/** The service client the embedded gateway node authenticates as (role `gateway`), from the dev provider's demo clients. */
+const GATEWAY_CLIENT = DEMO_CLIENTS.find((client) => client.clientId === 'gatehouse-gateway')!;
+/** This node's id in `GET /api/v1/gateway/nodes`. */
+const GATEWAY_NODE_ID = 'demo-gateway';
+
 /**
- * The dev OpenID provider under `/oidc` on the control-plane port. Listening first, so the
- * issuer URL carries the real port (port 0 picks a free one).
+ * The control-plane port, listening first so the issuer URL carries the real port (port 0 picks
+ * a free one); the dev OpenID provider is built for that issuer. The admin API joins the same
+ * listener once the store is open and seeded.
  */
-async function startIdentityProvider(): Promise<{ issuer: string }> {
+async function listenControlPlanePort(): Promise<{ server: Server; url: string; issuer: string; idp: DevIdentityProvider }> {
   const server: Server = createHttpServer();
   try {
     await new Promise<void>((resolveListen, rejectListen) => {
@@ -164,38 +184,32 @@ async function startIdentityProvider(): Promise<{ issuer: string }> {
       server.listen(ports.controlPlane, host, () => resolveListen());
     });
   } catch (error) {
-    return fail(listenFailure('control plane / OpenID provider', ports.controlPlane, error), { listener: 'oidc' });
+    return fail(listenFailure('control plane / OpenID provider', ports.controlPlane, error), { listener: 'control-plane' });
   }
   const address = server.address() as { port: number };
-  const issuer = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}/oidc`;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+  const issuer = `${url}/oidc`;
   const idp = await createDevIdentityProvider({
     issuer,
     audience: DEMO_AUDIENCE,
     ...demoIdentities(),
-    adminRedirectUris: [`http://${host}:${address.port}/auth/callback`],
+    adminRedirectUris: [`${url}/auth/callback`],
     logger: createAppLogger({ component: 'dev-idp', level: env.LOG_LEVEL }),
-  });
-  server.on('request', (req, res) => {
-    if (req.url === '/oidc' || req.url?.startsWith('/oidc/') || req.url?.startsWith('/oidc?')) {
-      idp.callback(req, res);
-      return;
-    }
-    res.writeHead(404, { 'content-type': 'application/problem+json' });
-    res.end(JSON.stringify({ type: 'about:blank', title: 'Not found', status: 404, detail: 'Only the dev OpenID provider (/oidc) runs here so far.' }));
   });
   closers.push({
     name: 'oidc',
     close: async () => {
       await idp.close();
+      // The control plane closed the listener already unless the start failed before it joined.
       server.closeAllConnections();
-      await new Promise((resolveClose) => server.close(resolveClose));
+      if (server.listening) await new Promise((resolveClose) => server.close(resolveClose));
     },
   });
-  logger.info('listening', { listener: 'oidc', url: issuer });
-  return { issuer };
+  return { server, url, issuer, idp };
 }
 
-const { issuer } = await startIdentityProvider();
+const controlPlanePort = await listenControlPlanePort();
+const { issuer } = controlPlanePort;
 
 const odoo = await startSimulator('odoo-simulator', ports.odoo, () =>
   startOdooSimulator({
@@ -219,7 +233,7 @@ const forgetCalls = setInterval(() => [odoo, salesforce, zendesk].forEach((sim) 
 forgetCalls.unref();
 closers.push({ name: 'call-history', close: async () => clearInterval(forgetCalls) });
 
-/** Binds and releases a port, so a taken gateway port fails the start before the snapshot file is touched. */
+/** Binds and releases a port, so a taken gateway port fails the start before the store is touched. */
 function assertPortFree(what: string, port: number): Promise<void> {
   return new Promise((resolveFree) => {
     const probe = createServer();
@@ -227,29 +241,62 @@ function assertPortFree(what: string, port: number): Promise<void> {
     probe.listen(port, host, () => probe.close(() => resolveFree()));
   });
 }
-// A second demo started on other simulator ports must not rewrite the running demo's snapshot.
+// A second demo started on other ports must not open (let alone seed) the running demo's store.
 if (ports.gateway !== 0) await assertPortFree('gateway traffic', ports.gateway);
 if (ports.status !== 0) await assertPortFree('gateway status', ports.status);
 
-// Written whole under a temporary name and renamed, so the watching gateway never reads half a file.
+const storeLabel = databaseUrl === undefined ? sqliteFile : 'PostgreSQL (DATABASE_URL)';
+let openedStore: Store | undefined;
 try {
-  await mkdir(dataDir, { recursive: true });
-  const snapshot = buildDemoSnapshot({ odooUrl: odoo.url, salesforceUrl: salesforce.url, zendeskUrl: zendesk.url, issuer });
-  await writeFile(`${snapshotFile}.tmp`, `${JSON.stringify(snapshot, null, 2)}\n`);
-  await rename(`${snapshotFile}.tmp`, snapshotFile);
+  openedStore = await openStore({ ...(databaseUrl === undefined ? {} : { databaseUrl }), sqliteFile, logger: controlPlaneLogger });
 } catch (error) {
-  await fail(`cannot write the demo snapshot to ${snapshotFile}: ${(error as Error).message}`);
+  await fail(`cannot open the store (${storeLabel}): ${(error as Error).message}`);
 }
-logger.info('demo snapshot written', { path: snapshotFile });
+const store = openedStore!;
+closers.push({ name: 'store', close: () => store.close() });
+
+// The catalogue the gateway enforces: seeded once into an empty store; a store with one is left as it is.
+const endpoints: DemoEndpoints = { issuer, odooUrl: odoo.url, salesforceUrl: salesforce.url, zendeskUrl: zendesk.url };
+try {
+  const seeded = await seedDemoCatalogue(store, { endpoints, logger: controlPlaneLogger });
+  if (seeded.seeded) logger.info('demo catalogue seeded', { store: storeLabel, apis: seeded.apis, consumers: seeded.consumers, auditEvents: seeded.auditEvents });
+  else logger.info('store holds a catalogue already; not seeding', { store: storeLabel });
+} catch (error) {
+  await fail(`cannot seed the demo catalogue into ${storeLabel}: ${(error as Error).message}`);
+}
+for (const detail of await demoCatalogueDrift(store, endpoints)) {
+  logger.warn('the stored demo catalogue points elsewhere than this run; start with the ports it was seeded with, or remove the store to seed afresh', { store: storeLabel, detail });
+}
+
+const controlPlane: ControlPlaneServer = attachControlPlane(controlPlanePort.server, {
+  store,
+  logger: controlPlaneLogger,
+  auth: { issuer, audience: DEMO_AUDIENCE, serviceClients: DEMO_SERVICE_CLIENT_ROLES as Record<string, Role[]> },
+  oidcCallback: controlPlanePort.idp.callback,
+});
+// Before the store closes (closers run in reverse): the publisher stops and waiting long polls answer.
+closers.push({ name: 'control-plane', close: () => controlPlane.close() });
+logger.info('listening', { listener: 'control-plane', url: controlPlanePort.url });
+logger.info('listening', { listener: 'oidc', url: issuer });
 
 const accessLog = createAccessLog({ file: accessLogFile });
 closers.push({ name: 'access-log', close: () => accessLog.close() });
 const gateway = createGateway({
-  snapshotSource: createFileSnapshotSource({ path: snapshotFile, logger: gatewayLogger }),
+  // Fed like any distributed node: no cache file, the control plane lives and dies with this process.
+  snapshotSource: createControlPlaneSnapshotSource({
+    controlPlaneUrl: controlPlanePort.url,
+    nodeId: GATEWAY_NODE_ID,
+    issuer,
+    clientId: GATEWAY_CLIENT.clientId,
+    clientSecret: GATEWAY_CLIENT.clientSecret,
+    logger: gatewayLogger,
+    // GATEWAY_HOST may be a non-loopback address: the provider is in this very process.
+    allowInsecureHttp: true,
+  }),
   logger: gatewayLogger,
   accessLog,
   metrics: createGatewayMetrics({ defaultMetrics: true }),
-  // The demo's own credentials first, then the environment (a snapshot edit may name others).
+  // The demo's own credentials first, then the environment (an API changed through the admin API may name others).
   resolveSecret: (name) => (Object.hasOwn(credentials.values, name) ? credentials.values[name as DemoSecretName] : env[name]),
 });
 let servers: GatewayServers | undefined;
@@ -262,8 +309,8 @@ try {
   await fail(listenFailure(which, err.port === ports.status ? ports.status : ports.gateway, error), { listener: which });
 }
 const gatewayServers = servers!;
-// Closed first (closers run in reverse): requests in flight finish while the simulators and the
-// access log are still open.
+// Closed first (closers run in reverse): requests in flight finish while the simulators, the
+// access log and the control plane are still there; closing also ends the gateway's long poll.
 closers.push({ name: 'gateway', close: () => gatewayServers.close(5000) });
 logger.info('listening', { listener: 'gateway', url: gatewayServers.trafficUrl });
 logger.info('listening', { listener: 'gateway-status', url: gatewayServers.statusUrl });
@@ -275,40 +322,46 @@ const applied = await new Promise<{ hash: string } | { error: string }>((resolve
     resolveApplied(result);
   };
   const onRejected = (error: string): void => settle({ error });
-  const timer = setTimeout(() => settle({ error: 'no snapshot applied within 10 s' }), 10_000);
+  const timer = setTimeout(() => settle({ error: 'no snapshot applied within 10 s (the control-plane log says why)' }), 10_000);
   gateway.events.on('rejected', onRejected);
   void gateway.waitForSnapshot().then((hash) => settle({ hash }));
 });
-if ('error' in applied) await fail(`the demo snapshot was not applied: ${applied.error}`);
+if ('error' in applied) await fail(`the control plane's snapshot was not applied: ${applied.error}`);
 
 function printBanner(): void {
   const examplePorts = {
     gatewayPort: Number(new URL(gatewayServers.trafficUrl).port),
     statusPort: Number(new URL(gatewayServers.statusUrl).port),
-    oidcPort: Number(new URL(issuer).port),
+    controlPlanePort: Number(new URL(controlPlanePort.url).port),
   };
   const shown = (path: string): string => {
     const rel = relative(process.cwd(), path);
     return rel.startsWith('..') ? path : rel;
   };
   const first = DEMO_EXAMPLES[0]!;
+  const nodes = ADMIN_EXAMPLES.find((example) => example.id === 'admin-gateway-nodes')!;
   const lines = [
     '',
     'Gatehouse demo is running.',
     '',
-    `  Gateway      ${gatewayServers.trafficUrl}   /erp-sales/v1  /erp-rpc/v1  /crm/v1  /service-desk/v1`,
-    `  Status       ${gatewayServers.statusUrl}   /health/ready  /metrics`,
-    `  OpenID       ${issuer}   (dev provider: clients storefront, crm-sync, service-desk, finance-jobs)`,
-    `  Odoo         ${odoo.url}   (simulator)`,
-    `  Salesforce   ${salesforce.url}   (simulator)`,
-    `  Zendesk      ${zendesk.url}   (simulator)`,
+    `  Gateway        ${gatewayServers.trafficUrl}   /erp-sales/v1  /erp-rpc/v1  /crm/v1  /service-desk/v1`,
+    `  Status         ${gatewayServers.statusUrl}   /health/ready  /metrics`,
+    `  Control plane  ${controlPlanePort.url}   admin API /api/v1 (described at /api/v1/openapi.json)`,
+    `  OpenID         ${issuer}   (dev provider: clients storefront, crm-sync, service-desk, finance-jobs, gatehouse-automation)`,
+    `  Odoo           ${odoo.url}   (simulator)`,
+    `  Salesforce     ${salesforce.url}   (simulator)`,
+    `  Zendesk        ${zendesk.url}   (simulator)`,
     '',
-    `  Snapshot     ${shown(snapshotFile)}   (edit it: the gateway reloads it)`,
-    `  Access log   ${accessLogFile === '-' ? 'stdout' : shown(accessLogFile)}`,
+    `  Store          ${databaseUrl === undefined ? shown(sqliteFile) : storeLabel}   (the catalogue; the gateway gets its snapshot from the control plane)`,
+    `  Access log     ${accessLogFile === '-' ? 'stdout' : shown(accessLogFile)}`,
     '',
     `Try it: ${first.title.charAt(0).toLowerCase()}${first.title.slice(1)}`,
     `  ${renderTokenCommand(DEMO_TOKEN_COMMANDS[0]!, examplePorts)}`,
     `  ${renderCurlCommand(first, examplePorts)}`,
+    '',
+    `The admin API: ${nodes.title.charAt(0).toLowerCase()}${nodes.title.slice(1)}`,
+    `  ${renderTokenCommand(ADMIN_TOKEN_COMMAND, examplePorts)}`,
+    `  ${renderCurlCommand(nodes, examplePorts)}`,
     '',
     'Ctrl+C stops everything.',
     '',

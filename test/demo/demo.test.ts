@@ -1,8 +1,10 @@
 /**
  * @module End-to-end check of `npm start`: spawns `gateway/demo/start.ts` on free ports with a
- * temporary data directory, runs every README curl example from `gateway/demo/examples.ts`
- * verbatim, and expects a clean exit on SIGTERM. Planted credentials must never surface in
- * output, logs or answers.
+ * temporary data directory (control plane with a seeded SQLite store, dev IdP, simulators, a
+ * gateway fed by the control plane), runs every README curl example from
+ * `gateway/demo/examples.ts` verbatim (the gateway's and the admin API's), and expects a clean
+ * exit on SIGTERM; started again on the same store, it does not seed twice and serves the same
+ * catalogue. Planted credentials must never surface in output, logs or answers.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -12,7 +14,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { DEMO_EXAMPLES, DEMO_TOKEN_COMMANDS, renderCurlCommand, renderTokenCommand, type ExamplePorts } from '../../gateway/demo/examples.js';
+import {
+  ADMIN_EXAMPLES,
+  ADMIN_TOKEN_COMMAND,
+  DEMO_EXAMPLES,
+  DEMO_TOKEN_COMMANDS,
+  renderCurlCommand,
+  renderTokenCommand,
+  type DemoTokenCommand,
+  type ExamplePorts,
+} from '../../gateway/demo/examples.js';
+import { loginAs } from '../control-plane/dev-idp-login.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PLANTED = {
@@ -50,7 +62,8 @@ const spawned: Demo[] = [];
 function spawnDemo(env: Record<string, string>): Demo {
   const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/demo/start.ts'], {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    // DATABASE_URL cleared: the demo's store is SQLite in the test's own data directory.
+    env: { ...process.env, LOG_LEVEL: 'info', DATABASE_URL: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';
@@ -106,11 +119,11 @@ function runShell(script: string, env: Record<string, string> = {}): Promise<str
 }
 
 /** The README's token lines, run in one shell; returns the variables they set. */
-async function runTokenCommands(ports: ExamplePorts): Promise<Record<string, string>> {
-  const script = [...DEMO_TOKEN_COMMANDS.map((c) => renderTokenCommand(c, ports)), ...DEMO_TOKEN_COMMANDS.map((c) => `printf '%s\\n' "$${c.variable}"`)].join('\n');
+async function runTokenCommands(ports: ExamplePorts, commands: readonly DemoTokenCommand[] = [...DEMO_TOKEN_COMMANDS, ADMIN_TOKEN_COMMAND]): Promise<Record<string, string>> {
+  const script = [...commands.map((c) => renderTokenCommand(c, ports)), ...commands.map((c) => `printf '%s\\n' "$${c.variable}"`)].join('\n');
   const values = (await runShell(script)).trim().split('\n');
   const tokens: Record<string, string> = {};
-  DEMO_TOKEN_COMMANDS.forEach((c, i) => {
+  commands.forEach((c, i) => {
     assert.match(values[i] ?? '', /^[\w-]+\.[\w-]+\.[\w-]+$/, `${c.variable} is not a JWT`);
     tokens[c.variable] = values[i]!;
   });
@@ -186,6 +199,12 @@ const CHECKS: Record<string, (answer: CurlAnswer) => void> = {
     const problem = JSON.parse(body) as { code: string; scope: string };
     assert.deepEqual([problem.code, problem.scope], ['access.scope_missing', 'invoices:read']);
   },
+  'contract-refused': ({ headers, body }) => {
+    assert.equal(headers['content-type'], 'application/problem+json');
+    const problem = JSON.parse(body) as { code: string; errors: unknown };
+    assert.equal(problem.code, 'contract.request_invalid');
+    assert.deepEqual(problem.errors, [{ pointer: '/body/ticket/comment', detail: 'is required' }]);
+  },
   'hygiene-refused': ({ headers, body }) => {
     assert.equal(headers['content-type'], 'application/problem+json');
     const problem = JSON.parse(body) as Record<string, unknown>;
@@ -214,9 +233,52 @@ const CHECKS: Record<string, (answer: CurlAnswer) => void> = {
   },
 };
 
-describe('demo start (npm start)', { timeout: 30_000 }, () => {
+interface AdminAnswers {
+  /** The snapshot hash `/health/ready` reported. */
+  readyHash: string;
+}
+
+/** What each admin API example's answer must say. */
+const ADMIN_CHECKS: Record<string, (answer: CurlAnswer, context: AdminAnswers) => void> = {
+  'admin-gateway-nodes': ({ body }, { readyHash }) => {
+    const page = JSON.parse(body) as { snapshot: { hash: string }; items: Array<{ nodeId: string; appliedHash: string; current: boolean; error: string | null }> };
+    // The gateway serves what the control plane publishes, and says so.
+    assert.equal(page.snapshot.hash, readyHash);
+    assert.deepEqual(
+      page.items.map((n) => [n.nodeId, n.appliedHash, n.current, n.error]),
+      [['demo-gateway', readyHash, true, null]],
+    );
+  },
+  'admin-version-transitions': ({ body }) => {
+    const transitions = (JSON.parse(body) as { items: Array<{ from: string; to: string; actor: string }> }).items;
+    assert.deepEqual(
+      transitions.map((t) => `${t.from}>${t.to} ${t.actor}`),
+      ['draft>in_review olivia.owner', 'in_review>approved rafael.reviewer', 'approved>published olivia.owner'],
+    );
+  },
+  'admin-subscriptions': ({ body }) => {
+    const items = (JSON.parse(body) as { items: Array<{ api: string; status: string; plan: string }> }).items;
+    assert.deepEqual(items.map((s) => `${s.api} ${s.plan} ${s.status}`).sort(), ['erp-rpc finance active', 'erp-sales finance active']);
+  },
+  'admin-audit-verify': ({ body }) => {
+    const verdict = JSON.parse(body) as { intact: boolean; events: number; head: string };
+    assert.equal(verdict.intact, true);
+    // The seed's events; node reports and reads are never audited.
+    assert.equal(verdict.events, 53);
+    assert.match(verdict.head, /^[0-9a-f]{64}$/);
+  },
+};
+
+/** fetch against the demo's admin API with a bearer token; JSON answer. */
+async function adminGet(port: number, path: string, token: string): Promise<{ status: number; json: any }> {
+  const res = await fetch(`http://127.0.0.1:${port}/api/v1${path}`, { headers: { authorization: `Bearer ${token}` } });
+  return { status: res.status, json: await res.json() };
+}
+
+describe('demo start (npm start)', { timeout: 60_000 }, () => {
   let dataDir: string;
   let ports: { gateway: number; status: number; odoo: number; salesforce: number; zendesk: number; controlPlane: number };
+  let demoEnv: Record<string, string>;
 
   before(async () => {
     await new Promise<void>((resolve, reject) =>
@@ -225,15 +287,7 @@ describe('demo start (npm start)', { timeout: 30_000 }, () => {
     dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-demo-'));
     const [gateway, status, odoo, salesforce, zendesk, controlPlane] = (await freePorts(6)) as [number, number, number, number, number, number];
     ports = { gateway, status, odoo, salesforce, zendesk, controlPlane };
-  });
-
-  after(async () => {
-    spawned.forEach(killHard);
-    await rm(dataDir, { recursive: true, force: true });
-  });
-
-  it('serves every README example, then stops cleanly on SIGTERM', async () => {
-    const demo = spawnDemo({
+    demoEnv = {
       GATEWAY_PORT: String(ports.gateway),
       GATEWAY_STATUS_PORT: String(ports.status),
       ODOO_SIM_PORT: String(ports.odoo),
@@ -243,12 +297,22 @@ describe('demo start (npm start)', { timeout: 30_000 }, () => {
       DEMO_DATA_DIR: dataDir,
       GATEWAY_ACCESS_LOG: '',
       ...PLANTED,
-    });
-    await waitUntilReady(demo, ports.status, 15_000);
+    };
+  });
 
-    const examplePorts: ExamplePorts = { gatewayPort: ports.gateway, statusPort: ports.status, oidcPort: ports.controlPlane };
+  after(async () => {
+    spawned.forEach(killHard);
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('serves every README example (gateway and admin API), then stops cleanly on SIGTERM', async () => {
+    const demo = spawnDemo(demoEnv);
+    await waitUntilReady(demo, ports.status, 20_000);
+
+    const examplePorts: ExamplePorts = { gatewayPort: ports.gateway, statusPort: ports.status, controlPlanePort: ports.controlPlane };
     const tokens = await runTokenCommands(examplePorts);
     const answers: string[] = [];
+    let readyHash = '';
     for (const example of DEMO_EXAMPLES) {
       const answer = await runCurl(renderCurlCommand(example, examplePorts), tokens);
       answers.push(answer.raw);
@@ -259,7 +323,38 @@ describe('demo start (npm start)', { timeout: 30_000 }, () => {
       const check = CHECKS[example.id];
       assert.ok(check !== undefined, `${example.id}: no check in this test`);
       check(answer);
+      if (example.id === 'health-ready') readyHash = (JSON.parse(answer.body) as { snapshot: string }).snapshot;
     }
+    for (const example of ADMIN_EXAMPLES) {
+      const answer = await runCurl(renderCurlCommand(example, examplePorts), tokens);
+      answers.push(answer.raw);
+      assert.equal(answer.status, example.expect.status, `${example.id}: status\n${answer.raw}`);
+      for (const text of example.expect.contains) {
+        assert.ok(answer.raw.includes(text), `${example.id}: expected ${JSON.stringify(text)} in\n${answer.raw}`);
+      }
+      const check = ADMIN_CHECKS[example.id];
+      assert.ok(check !== undefined, `${example.id}: no check in this test`);
+      check(answer, { readyHash });
+    }
+
+    // A person logs in as a browser would (authorization code + PKCE) and reads the same.
+    const { accessToken } = await loginAs('ada.auditor', 'demo-auditor', {
+      issuer: `http://127.0.0.1:${ports.controlPlane}/oidc`,
+      redirectUri: `http://127.0.0.1:${ports.controlPlane}/auth/callback`,
+    });
+    const nodes = await adminGet(ports.controlPlane, '/gateway/nodes', accessToken);
+    assert.equal(nodes.status, 200);
+    assert.equal(nodes.json.items[0].appliedHash, readyHash);
+    // What the gateway enforces is the catalogue the control plane publishes.
+    const snapshot = await adminGet(ports.controlPlane, '/gateway/snapshot', tokens.ADMIN_TOKEN!);
+    assert.equal(snapshot.status, 200);
+    assert.equal(snapshot.json.hash, readyHash);
+    assert.deepEqual(snapshot.json.apis.map((a: { slug: string }) => a.slug), ['crm', 'erp-rpc', 'erp-sales', 'service-desk']);
+    const versions = await adminGet(ports.controlPlane, '/apis/crm/versions', accessToken);
+    assert.deepEqual(
+      versions.json.items.map((v: { version: string; status: string; createdBy: string; approvedBy: string }) => [v.version, v.status, v.createdBy, v.approvedBy]),
+      [['1.0.0', 'published', 'adam.admin', 'rafael.reviewer']],
+    );
 
     demo.child.kill('SIGTERM');
     const exit = await demo.exited;
@@ -274,6 +369,7 @@ describe('demo start (npm start)', { timeout: 30_000 }, () => {
     assert.deepEqual(
       listening.map((line) => `${line.listener} ${line.url}`).sort(),
       [
+        `control-plane http://127.0.0.1:${ports.controlPlane}`,
         `gateway http://127.0.0.1:${ports.gateway}`,
         `gateway-status http://127.0.0.1:${ports.status}`,
         `oidc http://127.0.0.1:${ports.controlPlane}/oidc`,
@@ -282,6 +378,7 @@ describe('demo start (npm start)', { timeout: 30_000 }, () => {
         `zendesk-simulator http://127.0.0.1:${ports.zendesk}`,
       ].sort(),
     );
+    assert.ok(logLines.some((line) => line.message === 'demo catalogue seeded'), 'the empty store was seeded');
     assert.match(output, /Gatehouse demo is running\./);
     assert.match(output, new RegExp(`curl -sS -i -X POST http://127\\.0\\.0\\.1:${ports.gateway}/erp-sales/v1/sale\\.order/search_read`));
     assert.ok(logLines.some((line) => line.message === 'stopped'), 'shutdown logged');
@@ -290,21 +387,92 @@ describe('demo start (npm start)', { timeout: 30_000 }, () => {
     const records = (await readFile(join(dataDir, 'access.log'), 'utf8'))
       .split('\n')
       .filter((line) => line.length > 0)
-      .map((line) => JSON.parse(line) as { decision: string; status: number; api: string | null; consumer?: string | null });
+      .map((line) => JSON.parse(line) as { decision: string; status: number; api: string | null; consumer?: string | null; upstreamStatus: number | null });
     const gatewayExamples = DEMO_EXAMPLES.filter((e) => e.args.some((a) => a.includes('{{GATEWAY_PORT}}')));
     assert.equal(records.length, gatewayExamples.length);
     assert.ok(records.some((r) => r.decision === 'request.invalid_path' && r.status === 400));
     assert.ok(records.some((r) => r.decision === 'route.method_not_allowed' && r.api === 'crm'));
+    // The contract refused the ticket before the proxy: no upstream answer was recorded.
+    assert.deepEqual(
+      records.filter((r) => r.decision === 'contract.request_invalid').map((r) => [r.status, r.consumer, r.upstreamStatus]),
+      [[400, 'service-desk', null]],
+    );
     // Each consuming system is named in its records: tokens for three, the API key for finance.
     for (const consumer of ['storefront', 'crm-sync', 'service-desk', 'finance-jobs']) {
       assert.ok(records.some((r) => r.consumer === consumer && r.status < 300), `no successful record for ${consumer}`);
     }
 
-    const snapshot = JSON.parse(await readFile(join(dataDir, 'demo-snapshot.json'), 'utf8')) as { apis: Array<{ slug: string }> };
-    assert.deepEqual(snapshot.apis.map((a) => a.slug), ['erp-sales', 'erp-rpc', 'crm', 'service-desk']);
-
     const everything = [output, answers.join('\n'), await readFile(join(dataDir, 'access.log'), 'utf8')].join('\n');
     for (const [name, secret] of Object.entries(PLANTED)) assert.ok(!everything.includes(secret), `${name} leaked`);
+    assert.ok(!everything.includes('demo-gateway-secret'), 'the gateway node\'s client secret leaked');
+  });
+
+  it('started again on the same store, does not seed twice, serves the same catalogue, and feeds a second gateway node (README: distributed mode)', async () => {
+    const demo = spawnDemo(demoEnv);
+    await waitUntilReady(demo, ports.status, 20_000);
+    const examplePorts: ExamplePorts = { gatewayPort: ports.gateway, statusPort: ports.status, controlPlanePort: ports.controlPlane };
+    const tokens = await runTokenCommands(examplePorts, [ADMIN_TOKEN_COMMAND]);
+    const invoice = DEMO_EXAMPLES.find((e) => e.id === 'erp-sales-invoice')!;
+    assert.equal((await runCurl(renderCurlCommand(invoice, examplePorts), tokens)).status, 200);
+    const transitions = ADMIN_EXAMPLES.find((e) => e.id === 'admin-version-transitions')!;
+    ADMIN_CHECKS[transitions.id]!(await runCurl(renderCurlCommand(transitions, examplePorts), tokens), { readyHash: '' });
+    const verify = ADMIN_EXAMPLES.find((e) => e.id === 'admin-audit-verify')!;
+    ADMIN_CHECKS[verify.id]!(await runCurl(renderCurlCommand(verify, examplePorts), tokens), { readyHash: '' });
+
+    // A gateway node alone (gateway/main.ts), fed by the demo's control plane as the README shows.
+    const [nodePort, nodeStatusPort] = (await freePorts(2)) as [number, number];
+    const node = spawn(process.execPath, ['--import', 'tsx', 'gateway/main.ts'], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ...PLANTED,
+        CONTROL_PLANE_URL: `http://127.0.0.1:${ports.controlPlane}`,
+        OIDC_ISSUER: `http://127.0.0.1:${ports.controlPlane}/oidc`,
+        GATEWAY_CLIENT_ID: 'gatehouse-gateway',
+        GATEWAY_CLIENT_SECRET: 'demo-gateway-secret',
+        GATEWAY_NODE_ID: 'gw-2',
+        GATEWAY_HOST: '127.0.0.1',
+        GATEWAY_PORT: String(nodePort),
+        GATEWAY_STATUS_PORT: String(nodeStatusPort),
+        GATEWAY_SNAPSHOT_CACHE: join(dataDir, 'gw-2-snapshot.json'),
+        GATEWAY_ACCESS_LOG: join(dataDir, 'gw-2-access.log'),
+        REDIS_URL: '',
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let nodeOutput = '';
+    node.stdout!.on('data', (chunk: Buffer) => (nodeOutput += chunk.toString('utf8')));
+    node.stderr!.on('data', (chunk: Buffer) => (nodeOutput += chunk.toString('utf8')));
+    const nodeExited = new Promise<number | null>((resolve) => node.once('exit', (code) => resolve(code)));
+    try {
+      const nodeAsDemo: Demo = { child: node, output: () => nodeOutput, exited: nodeExited.then((code) => ({ code, signal: null })) };
+      await waitUntilReady(nodeAsDemo, nodeStatusPort, 20_000);
+      const nodePorts: ExamplePorts = { ...examplePorts, gatewayPort: nodePort, statusPort: nodeStatusPort };
+      assert.equal((await runCurl(renderCurlCommand(invoice, nodePorts), tokens)).status, 200);
+      const ready = JSON.parse((await runCurl(`curl -sS -i http://127.0.0.1:${nodeStatusPort}/health/ready`, tokens)).body) as { snapshot: string };
+      let listed: Array<{ nodeId: string; appliedHash: string; current: boolean }> = [];
+      for (let i = 0; i < 50 && listed.filter((n) => n.current).length < 2; i++) {
+        listed = (await adminGet(ports.controlPlane, '/gateway/nodes', tokens.ADMIN_TOKEN!)).json.items;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.deepEqual(
+        listed.map((n) => [n.nodeId, n.appliedHash, n.current]),
+        [
+          ['demo-gateway', ready.snapshot, true],
+          ['gw-2', ready.snapshot, true],
+        ],
+      );
+    } finally {
+      node.kill('SIGTERM');
+      assert.equal(await nodeExited, 0, nodeOutput);
+    }
+
+    demo.child.kill('SIGTERM');
+    assert.deepEqual(await demo.exited, { code: 0, signal: null }, demo.output());
+    assert.match(demo.output(), /store holds a catalogue already; not seeding/);
+    assert.doesNotMatch(demo.output(), /demo catalogue seeded|points elsewhere/);
+    for (const secret of [...Object.values(PLANTED), 'demo-gateway-secret']) assert.ok(!nodeOutput.includes(secret));
   });
 
   it('fails with exit code 1 naming the port when a port is taken', async () => {
@@ -326,8 +494,8 @@ describe('demo start (npm start)', { timeout: 30_000 }, () => {
       const exit = await demo.exited;
       assert.deepEqual(exit, { code: 1, signal: null }, demo.output());
       assert.match(demo.output(), new RegExp(`port ${taken} \\(gateway traffic\\) is already in use`));
-      // Refused before the snapshot file is written: a running demo's file is never overwritten.
-      await assert.rejects(readFile(join(busyDir, 'demo-snapshot.json')), { code: 'ENOENT' });
+      // Refused before the store is opened: a running demo's store is never touched.
+      await assert.rejects(readFile(join(busyDir, 'gatehouse.db')), { code: 'ENOENT' });
     } finally {
       spawned.forEach(killHard);
       await new Promise((resolve) => holder.close(resolve));
