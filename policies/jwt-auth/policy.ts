@@ -14,6 +14,8 @@ import { GatewayError } from '../errors.js';
 import { jwtAuthSchema, type JwtAuthConfig } from './schema.js';
 
 const REALM = 'Bearer realm="gatehouse"';
+/** Three base64url segments: what a JWT access token looks like before anything is checked. */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const LOOPBACK_HTTP = /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/;
 const BEARER = /^Bearer[ \t]+([A-Za-z0-9\-._~+/]+=*)[ \t]*$/i;
 /** Claims only ID tokens carry (OpenID Connect Core §2, §3.1.3.6, §3.3.2.11). */
@@ -103,6 +105,9 @@ export const jwtAuthPolicy = definePolicy<JwtAuthConfig>({
     );
     const allowed = new Set(config.issuers.flatMap((issuer) => issuer.algorithms));
     const cache = new Map<string, Verified>();
+    // Bound beside token-introspection (which sorts after it at the same priority): a bearer
+    // token that is not a compact JWS is opaque, so it is left to introspection to decide.
+    const introspectionBound = deps.version?.spec.policies.some((binding) => binding.policy === 'token-introspection') === true;
 
     function remember(key: string, verified: Verified): void {
       if (config.cacheSize === 0) return;
@@ -129,6 +134,7 @@ export const jwtAuthPolicy = definePolicy<JwtAuthConfig>({
       if (header.length > config.maxTokenBytes + 7) throw unauthorized('The token is too large.');
       const token = BEARER.exec(header)?.[1];
       if (token === undefined) throw unauthorized('The Authorization header is not a bearer token.');
+      if (introspectionBound && !COMPACT_JWS.test(token)) return undefined;
 
       const key = hash('sha256', token, 'base64url');
       const now = deps.clock.now();

@@ -201,6 +201,10 @@ describe('token-introspection', () => {
             policies: [introspection({ issuer: refused, introspectionEndpoint: `${refused}/token/introspection` })],
           }),
           httpApi('undiscoverable', upstream.url, OPERATIONS, { policies: [introspection({ issuer: refused })] }),
+          // JWTs and opaque tokens on one version: jwt-auth verifies the first, leaves the rest.
+          httpApi('either', upstream.url, OPERATIONS, {
+            policies: [{ policy: 'jwt-auth', config: { issuers: [{ issuer: main.idp.issuer, jwksUri: main.idp.jwksUri, audiences: ['gatehouse'] }] } }, introspection({})],
+          }),
           httpApi('chain', upstream.url, OPERATIONS, {
             policies: [
               introspection({}),
@@ -378,6 +382,19 @@ describe('token-introspection', () => {
     assert.equal(unsubscribed.status, 403);
     assert.equal(((await unsubscribed.json()) as { code: string }).code, 'access.not_subscribed');
     assert.equal(upstream.seen.length, 0);
+  });
+
+  it('beside jwt-auth: a JWT is verified locally without introspection, an opaque token is introspected, garbage is refused', async () => {
+    const before = main.introspections();
+    const jwt = await call('either', await main.jwt('storefront'));
+    assert.equal(jwt.status, 200, await jwt.text());
+    assert.equal(main.introspections(), before, 'the JWT never reached the introspection endpoint');
+    const opaque = await call('either', await main.opaqueToken('storefront'));
+    assert.equal(opaque.status, 200);
+    assert.equal(main.introspections(), before + 1);
+    const forged = await call('either', 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.');
+    assert.equal(forged.status, 401, 'a JWT-shaped token is still jwt-auth\'s to refuse');
+    assert.equal(upstream.seen.length, 2);
   });
 
   it('rejects a snapshot whose client secret variable is unset or whose endpoint is plain http off loopback', async () => {
