@@ -4,3 +4,4 @@ export * from './snapshot.js';
 export * from './canonical.js';
 export * from './request-context.js';
 export * from './openapi.js';
+export * from './runtime.js';

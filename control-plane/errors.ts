@@ -8,17 +8,9 @@ import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { PROBLEM_CODES, PROBLEM_TYPE_BASE, type Problem, type ProblemCode } from '../contracts/index.js';
 
-/** Structured logger (winston satisfies it). */
-export interface Logger {
-  error(message: string, meta?: Record<string, unknown>): void;
-  warn(message: string, meta?: Record<string, unknown>): void;
-  info(message: string, meta?: Record<string, unknown>): void;
-  debug(message: string, meta?: Record<string, unknown>): void;
-}
-
-export interface Clock {
-  now(): number;
-}
+/** The logger and clock the control plane injects (types in contracts/). */
+export type { Clock, Logger } from '../contracts/index.js';
+import type { Logger } from '../contracts/index.js';
 
 export class ControlPlaneError extends Error {
   readonly code: ProblemCode;

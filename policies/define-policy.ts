@@ -11,19 +11,9 @@ import type { ApiKeySpec, ApiVersionSpec, ConsumerSpec, PlanSpec, RequestContext
 /** A connected node-redis client (the gateway makes one when `REDIS_URL` is set). */
 export type RedisClient = ReturnType<typeof createClient>;
 
-/** Minimal structured logger the planes pass around (winston satisfies it). */
-export interface Logger {
-  error(message: string, meta?: Record<string, unknown>): void;
-  warn(message: string, meta?: Record<string, unknown>): void;
-  info(message: string, meta?: Record<string, unknown>): void;
-  debug(message: string, meta?: Record<string, unknown>): void;
-}
-
-/** Injected time source; tests freeze it. */
-export interface Clock {
-  /** Milliseconds since the epoch. */
-  now(): number;
-}
+/** The logger and clock every plane injects (types in contracts/). */
+export type { Clock, Logger } from '../contracts/index.js';
+import type { Clock, Logger } from '../contracts/index.js';
 
 /** One line of the access log: who called what and what the gateway decided. Never a credential. */
 export interface AccessRecord {
