@@ -84,6 +84,24 @@ export interface BoundVersion {
   spec: ApiVersionSpec;
 }
 
+/**
+ * A counter of outcomes for one API version (`gatehouse_<name>{api,version,outcome}`), with the
+ * label objects made once per outcome rather than per request.
+ *
+ * @example
+ * const counted = outcomeCounter(deps.metrics, 'cache_requests_total', 'Cache lookups by outcome.', api, version);
+ * counted('hit');
+ */
+export function outcomeCounter(metrics: PolicyMetrics, name: string, help: string, api: string, version: string): (outcome: string) => void {
+  const count = metrics.counter(name, help, ['api', 'version', 'outcome']);
+  const labelsByOutcome = new Map<string, Record<string, string>>();
+  return (outcome) => {
+    let labels = labelsByOutcome.get(outcome);
+    if (labels === undefined) labelsByOutcome.set(outcome, (labels = { api, version, outcome }));
+    count(labels);
+  };
+}
+
 /** What every policy's `create` may use. */
 export interface PolicyDeps {
   logger: Logger;

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { CapturedResponse, RequestContext } from '../../contracts/index.js';
-import { definePolicy, type Clock, type PolicyRequest, type PolicyResponse, type SnapshotScope } from '../define-policy.js';
+import { definePolicy, outcomeCounter, type Clock, type PolicyRequest, type PolicyResponse, type SnapshotScope } from '../define-policy.js';
 import { sendCaptured } from '../respond.js';
 import { callerPartition } from '../stored-response.js';
 import { cachePurgeRegistry } from './purge.js';
@@ -98,17 +98,7 @@ export const cachePolicy = definePolicy<CacheConfig>({
     if (deps.redis === undefined) registry.register(`memory:${base}`, (prefix) => store.purge(prefix));
     else registry.register(`redis:${config.redisKeyPrefix}`, (prefix) => store.purge(prefix));
 
-    const count = deps.metrics.counter('cache_requests_total', 'Cache lookups and stores by outcome (hit, miss, stale, stale_if_error, stored, not_stored, store_error).', [
-      'api',
-      'version',
-      'outcome',
-    ]);
-    const labelsByOutcome = new Map<string, Record<string, string>>();
-    const counted = (outcome: string): void => {
-      let labels = labelsByOutcome.get(outcome);
-      if (labels === undefined) labelsByOutcome.set(outcome, (labels = { api, version: spec.version, outcome }));
-      count(labels);
-    };
+    const counted = outcomeCounter(deps.metrics, 'cache_requests_total', 'Cache lookups and stores by outcome (hit, miss, stale, stale_if_error, stored, not_stored, store_error).', api, spec.version);
 
     let lastStoreErrorLog = -Infinity;
     function storeFailed(action: string, error: unknown, ctx: RequestContext): void {

@@ -8,7 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { canonicalJson, DEFAULT_RETRY, type CapturedResponse, type RequestContext } from '../../contracts/index.js';
-import { definePolicy, type Clock, type PolicyRequest, type PolicyResponse, type SnapshotScope } from '../define-policy.js';
+import { definePolicy, outcomeCounter, type Clock, type PolicyRequest, type PolicyResponse, type SnapshotScope } from '../define-policy.js';
 import { GatewayError } from '../errors.js';
 import { sendCaptured } from '../respond.js';
 import { callerPartition } from '../stored-response.js';
@@ -129,17 +129,7 @@ export const idempotencyPolicy = definePolicy<IdempotencyConfig>({
     const { logger, redis } = deps;
     const store: IdempotencyStore =
       redis === undefined ? memoryStoreFor(deps.lasting, base, config.memoryBudgetBytes, deps.clock) : createRedisIdempotencyStore(redis, config.redisKeyPrefix);
-    const count = deps.metrics.counter('idempotency_requests_total', 'Keyed requests by outcome (forwarded, kept, released, replayed, refused, store errors).', [
-      'api',
-      'version',
-      'outcome',
-    ]);
-    const labelsByOutcome = new Map<string, Record<string, string>>();
-    const counted = (outcome: string): void => {
-      let labels = labelsByOutcome.get(outcome);
-      if (labels === undefined) labelsByOutcome.set(outcome, (labels = { api, version: spec.version, outcome }));
-      count(labels);
-    };
+    const counted = outcomeCounter(deps.metrics, 'idempotency_requests_total', 'Keyed requests by outcome (forwarded, kept, released, replayed, refused, store errors).', api, spec.version);
     const pending = new WeakMap<RequestContext, Pending>();
 
     let lastStoreErrorLog = -Infinity;
