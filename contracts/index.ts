@@ -5,3 +5,4 @@ export * from './canonical.js';
 export * from './request-context.js';
 export * from './openapi.js';
 export * from './runtime.js';
+export * from './admin-api.js';

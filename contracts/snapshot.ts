@@ -200,7 +200,8 @@ const policyBindingSchema: JSONSchemaType<PolicyBinding> = {
   additionalProperties: false,
 };
 
-const upstreamSchema: JSONSchemaType<UpstreamSpec> = {
+/** Schema of a version's upstream; the admin API's API bodies reuse it (contracts/admin-api.ts). */
+export const upstreamSchema: JSONSchemaType<UpstreamSpec> = {
   type: 'object',
   properties: {
     kind: { type: 'string', enum: [...UPSTREAM_KINDS], description: 'Upstream adapter kind.' },
@@ -253,7 +254,8 @@ const operationSchema: JSONSchemaType<OperationSpec> = {
   additionalProperties: false,
 };
 
-const versionSchema: JSONSchemaType<ApiVersionSpec> = {
+/** Schema of one published version; the admin API takes its semver pattern (contracts/admin-api.ts). */
+export const versionSchema: JSONSchemaType<ApiVersionSpec> = {
   type: 'object',
   properties: {
     version: { type: 'string', pattern: '^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z.-]+)?$' },

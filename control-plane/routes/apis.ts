@@ -5,7 +5,7 @@
  * (`{ "env": "NAME" }`); anything that looks like an inline secret is refused.
  */
 import { Router } from 'express';
-import { snapshotSchema, UPSTREAM_KINDS, type UpstreamSpec } from '../../contracts/index.js';
+import { apiInputSchema, apiPatchSchema, type ApiInput, type ApiPatch, type UpstreamSpec } from '../../contracts/index.js';
 import type { RouteModule } from '../app.js';
 import { principalOf, requireRole, type Principal } from '../auth.js';
 import { ControlPlaneError } from '../errors.js';
@@ -17,55 +17,8 @@ import type { ApisTable } from '../store/schema.js';
 /** Statuses of versions a snapshot carries: a change to their API changes what gateways enforce. */
 export const LIVE_STATUSES = ['published', 'deprecated', 'retired'] as const;
 
-export interface ApiInput {
-  slug: string;
-  title: string;
-  team: string;
-  upstream: UpstreamSpec;
-}
-
-export interface ApiPatch {
-  title?: string;
-  team?: string;
-  upstream?: UpstreamSpec;
-}
-
-/**
- * The snapshot's own upstream schema (contracts/snapshot.ts), so an API the admin API accepts
- * is one the snapshot accepts: kind, base URL, timeouts, retry and circuit breaker.
- */
-function upstreamSpecSchema(): Record<string, unknown> {
-  let node: unknown = snapshotSchema;
-  for (const key of ['properties', 'apis', 'items', 'properties', 'versions', 'items', 'properties', 'upstream']) {
-    node = (node as Record<string, unknown> | undefined)?.[key];
-  }
-  if (typeof node !== 'object' || node === null) throw new Error('contracts/snapshot.ts no longer has the upstream schema at apis[].versions[].upstream');
-  return node as Record<string, unknown>;
-}
-
-const upstreamSchema = {
-  ...upstreamSpecSchema(),
-  description: `Where every version of the API forwards to. kind: ${UPSTREAM_KINDS.join(', ')}. settings are the adapter's; secrets only as { "env": "NAME" } references.`,
-};
-
-const slugSchema = { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$', description: 'First path segment at the gateway; never changes.' };
-const titleSchema = { type: 'string', minLength: 1, maxLength: 200, description: 'Display title.' };
-const teamSchema = { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$', description: 'Id of the owning team.' };
-
-export const apiInputSchema = {
-  type: 'object',
-  properties: { slug: slugSchema, title: titleSchema, team: teamSchema, upstream: upstreamSchema },
-  required: ['slug', 'title', 'team', 'upstream'],
-  additionalProperties: false,
-};
-
-export const apiPatchSchema = {
-  type: 'object',
-  description: 'Fields to change; `upstream` is replaced as a whole. The slug never changes.',
-  properties: { title: titleSchema, team: teamSchema, upstream: upstreamSchema },
-  minProperties: 1,
-  additionalProperties: false,
-};
+/** Re-exported for control-plane/demo/seed.ts, which checks its catalogue against it. */
+export { apiInputSchema };
 
 export interface ApiView {
   slug: string;

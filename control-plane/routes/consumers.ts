@@ -8,8 +8,20 @@
  */
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
-import type { JSONSchemaType } from 'ajv';
 import type { Kysely, Transaction } from 'kysely';
+import {
+  consumerInputSchema,
+  consumerPatchSchema,
+  credentialInputSchema,
+  MAX_GRACE_SECONDS,
+  revokeKeyInputSchema,
+  rotateInputSchema,
+  type ConsumerInput,
+  type ConsumerPatch,
+  type CredentialInput,
+  type RevokeKeyInput,
+  type RotateInput,
+} from '../../contracts/index.js';
 import type { RouteModule } from '../app.js';
 import { principalOf, requireRole, type Principal } from '../auth.js';
 import { ControlPlaneError } from '../errors.js';
@@ -54,67 +66,8 @@ export function fieldProblem(pointer: string, detail: string): ControlPlaneError
 // ---------------------------------------------------------------------------------------------
 // Consumers.
 
-const SLUG = '^[a-z0-9][a-z0-9-]{0,62}$';
-
-export interface ConsumerInput {
-  id: string;
-  name: string;
-  team: string;
-  clientIds?: string[];
-  webhookUrl?: string | null;
-  email?: string | null;
-}
-
-export interface ConsumerPatch {
-  name?: string;
-  team?: string;
-  clientIds?: string[];
-  /** null clears it. */
-  webhookUrl?: string | null;
-  /** null clears it. */
-  email?: string | null;
-}
-
-const consumerFields = {
-  name: { type: 'string', minLength: 1, maxLength: 200, description: 'The application, e.g. "Web shop".' },
-  team: { type: 'string', pattern: SLUG, description: 'Owning team id; its owners manage the consumer.' },
-  clientIds: {
-    type: 'array',
-    items: { type: 'string', minLength: 1, maxLength: 256, pattern: '^[\\x21-\\x7E]+$' },
-    uniqueItems: true,
-    maxItems: 50,
-    nullable: true,
-    description: 'OAuth client ids (`client_id` / `azp` of tokens) that act as this consumer; each belongs to one consumer only. Default [].',
-  },
-  webhookUrl: { type: 'string', format: 'uri', maxLength: 2000, nullable: true, description: 'Where notifications are sent: https, or http on loopback only; no user info. Null clears it.' },
-  email: { type: 'string', format: 'email', maxLength: 254, nullable: true, description: 'Contact address for notifications. Null clears it.' },
-} as const;
-
-export const consumerInputSchema: JSONSchemaType<ConsumerInput> = {
-  type: 'object',
-  description: 'A consumer: an application of a team.',
-  properties: {
-    id: { type: 'string', pattern: SLUG, description: 'Slug, unique; the gateway names the consumer by it.' },
-    ...consumerFields,
-  },
-  required: ['id', 'name', 'team'],
-  additionalProperties: false,
-};
-
-/** PATCH body; not `JSONSchemaType`, which would force `nullable` on name, team and clientIds. */
-export const consumerPatchSchema = {
-  type: 'object',
-  description: 'The consumer fields to change (the id never changes).',
-  properties: {
-    name: consumerFields.name,
-    team: consumerFields.team,
-    clientIds: { ...consumerFields.clientIds, nullable: false },
-    webhookUrl: consumerFields.webhookUrl,
-    email: consumerFields.email,
-  },
-  minProperties: 1,
-  additionalProperties: false,
-} as const;
+/** Re-exported for control-plane/demo/seed.ts, which checks its catalogue against it. */
+export { consumerInputSchema };
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
@@ -203,8 +156,6 @@ export const KEY_PREFIX_PATTERN = /^ghk_[a-z2-7]{10}$/;
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
 /** Live (neither revoked nor expired) keys per consumer; rotation may add one in grace. */
 export const MAX_LIVE_KEYS = 10;
-/** Longest rotation grace: a week. */
-export const MAX_GRACE_SECONDS = 7 * 24 * 3600;
 
 function newKeyPrefix(): string {
   let out = 'ghk_';
@@ -221,49 +172,6 @@ function generateKey(): { prefix: string; key: string; sha256: string } {
   const key = `${prefix}.${randomBytes(32).toString('base64url')}`;
   return { prefix, key, sha256: createHash('sha256').update(key).digest('hex') };
 }
-
-export interface CredentialInput {
-  /** ISO 8601, in the future; absent: no expiry. */
-  expiresAt?: string;
-}
-
-export interface RotateInput extends CredentialInput {
-  /** Seconds the old key stays valid (as an expiry); 0 (default): revoked at once. */
-  graceSeconds?: number;
-}
-
-export interface RevokeKeyInput {
-  comment?: string;
-}
-
-const expiresAtField = { type: 'string', format: 'date-time', nullable: true, description: 'When the new key stops working (ISO 8601, in the future). Absent: never.' } as const;
-
-export const credentialInputSchema: JSONSchemaType<CredentialInput> = {
-  type: 'object',
-  description: 'Options of a new API key (the body may be omitted).',
-  properties: { expiresAt: expiresAtField },
-  required: [],
-  additionalProperties: false,
-};
-
-export const rotateInputSchema: JSONSchemaType<RotateInput> = {
-  type: 'object',
-  description: 'Rotation: a new key, and the old one revoked at once or kept valid for a grace period (the body may be omitted).',
-  properties: {
-    expiresAt: expiresAtField,
-    graceSeconds: { type: 'integer', minimum: 0, maximum: MAX_GRACE_SECONDS, nullable: true, default: 0, description: 'Seconds the old key keeps working (its expiry is set to now + grace, never later than it was). 0: revoked at once.' },
-  },
-  required: [],
-  additionalProperties: false,
-};
-
-export const revokeKeyInputSchema: JSONSchemaType<RevokeKeyInput> = {
-  type: 'object',
-  description: 'Why the key is revoked (kept in the audit event; the body may be omitted).',
-  properties: { comment: { type: 'string', minLength: 1, maxLength: 2000, nullable: true } },
-  required: [],
-  additionalProperties: false,
-};
 
 /** What is ever shown of a stored key: never the key, never its hash. */
 export interface CredentialView {

@@ -10,7 +10,7 @@
  * `gateway_nodes` row is their record.
  */
 import { Router, type Request, type Response } from 'express';
-import type { JSONSchemaType } from 'ajv';
+import { nodeReportSchema, type NodeReport } from '../../contracts/index.js';
 import type { ControlPlaneDeps, RouteModule } from '../app.js';
 import { requireRole } from '../auth.js';
 import { ControlPlaneError, requestIdOf } from '../errors.js';
@@ -23,24 +23,6 @@ import { createSnapshotPublisher, type PublicationStatus, type PublishedSnapshot
 export const MAX_WAIT_SECONDS = 60;
 const NODE_ID_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
 const NODE_ID = new RegExp(NODE_ID_PATTERN);
-
-export interface NodeReport {
-  /** Hash of the snapshot the node serves now; null or absent before it has applied any. */
-  appliedHash?: string | null;
-  /** Why the last snapshot it was given did not apply (the node kept `appliedHash`). */
-  error?: string;
-}
-
-export const nodeReportSchema: JSONSchemaType<NodeReport> = {
-  type: 'object',
-  description: 'What a gateway node runs, reported after every apply attempt and as a heartbeat.',
-  properties: {
-    appliedHash: { type: 'string', nullable: true, pattern: '^[0-9a-f]{64}$', description: 'Hash of the snapshot the node serves; null (or absent) before its first.' },
-    error: { type: 'string', nullable: true, maxLength: 2000, description: 'Why the last snapshot offered did not apply; absent when it did.' },
-  },
-  required: [],
-  additionalProperties: false,
-};
 
 export interface GatewayNodeView {
   nodeId: string;

@@ -1,11 +1,11 @@
 /**
  * @module Plans: what a subscription grants (scopes) and allows (rates, quotas, and what to do
  * when the shared counter store fails). Admins manage them; anyone authenticated reads. The
- * body schema is the snapshot's own plan schema (contracts/snapshot.ts), narrowed a little, so
+ * body schema (contracts/admin-api.ts) is the snapshot's own plan schema, narrowed a little, so
  * a plan the admin API accepts is one every gateway can enforce.
  */
 import { Router } from 'express';
-import { snapshotSchema, type PlanLimits } from '../../contracts/index.js';
+import { planInputSchema, planPatchSchema, type PlanInput, type PlanLimits, type PlanPatch } from '../../contracts/index.js';
 import type { RouteModule } from '../app.js';
 import { requireRole } from '../auth.js';
 import { ControlPlaneError } from '../errors.js';
@@ -13,58 +13,8 @@ import { bodyValidator, checkIfMatch, etagOf, mutate, pageParams, sendResource, 
 import type { OpenApiFragment } from '../openapi.js';
 import type { PlansTable } from '../store/schema.js';
 
-export interface PlanInput {
-  id: string;
-  name: string;
-  scopes: string[];
-  /** Absent or null: no rate or quota. */
-  limits?: PlanLimits | null;
-}
-
-/** PATCH body: the fields to change; `limits: null` removes every limit. */
-export interface PlanPatch {
-  name?: string;
-  scopes?: string[];
-  limits?: PlanLimits | null;
-}
-
-/** The snapshot's schema of one plan, picked apart (its constraints are the gateway's). */
-const snapshotPlan = (snapshotSchema as unknown as { properties: { plans: { items: { properties: { id: object; name: object; scopes: { items: object } & object; limits: object } } } } })
-  .properties.plans.items.properties;
-
-const planFields = {
-  name: { ...snapshotPlan.name, minLength: 1, description: 'Display name, e.g. "Standard (100/min)".' },
-  scopes: {
-    ...snapshotPlan.scopes,
-    uniqueItems: true,
-    // RFC 6749 §3.3 scope-token characters.
-    items: { ...snapshotPlan.scopes.items, pattern: '^[\\x21\\x23-\\x5B\\x5D-\\x7E]+$' },
-    description: 'Scopes the plan grants; a token scope counts only where the plan grants it too.',
-  },
-  limits: {
-    ...snapshotPlan.limits,
-    description: 'Rates (requests per fixed window) and quotas (per UTC day / month), counted per consumer + API + major + plan; onStoreFailure: failOpen | failClosed when Redis is unreachable. Null or absent: unlimited.',
-  },
-};
-
-export const planInputSchema = {
-  type: 'object',
-  description: 'A plan.',
-  properties: {
-    id: { ...snapshotPlan.id, description: 'Slug, unique; referenced by subscriptions and the snapshot.' },
-    ...planFields,
-  },
-  required: ['id', 'name', 'scopes'],
-  additionalProperties: false,
-} as const;
-
-export const planPatchSchema = {
-  type: 'object',
-  description: 'The plan fields to change (the id never changes).',
-  properties: planFields,
-  minProperties: 1,
-  additionalProperties: false,
-} as const;
+/** Re-exported for control-plane/demo/seed.ts, which checks its catalogue against it. */
+export { planInputSchema };
 
 export interface PlanView {
   id: string;
@@ -219,7 +169,7 @@ export const plansOpenApi: OpenApiFragment = {
         id: { type: 'string' },
         name: { type: 'string' },
         scopes: { type: 'array', items: { type: 'string' } },
-        limits: { oneOf: [planFields.limits, { type: 'null' }] },
+        limits: { oneOf: [planInputSchema.properties.limits, { type: 'null' }] },
         createdAt: { type: 'string', format: 'date-time' },
         updatedAt: { type: 'string', format: 'date-time' },
       },

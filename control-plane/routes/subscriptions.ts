@@ -11,7 +11,7 @@
  *        └──────────────revoke (withdraw)───┘
  */
 import { Router, type Request, type Response } from 'express';
-import type { JSONSchemaType } from 'ajv';
+import { decisionInputSchema, rejectionInputSchema, subscriptionInputSchema, type DecisionInput, type SubscriptionInput } from '../../contracts/index.js';
 import type { RouteModule } from '../app.js';
 import { principalOf, requireRole } from '../auth.js';
 import { ControlPlaneError } from '../errors.js';
@@ -30,50 +30,6 @@ export const SUBSCRIPTION_TRANSITIONS: Readonly<Record<SubscriptionAction, { fro
   approve: { from: ['pending'], to: 'active' },
   reject: { from: ['pending'], to: 'rejected' },
   revoke: { from: ['pending', 'active'], to: 'revoked' },
-};
-
-const SLUG = '^[a-z0-9][a-z0-9-]{0,62}$';
-
-export interface SubscriptionInput {
-  consumer: string;
-  api: string;
-  major: number;
-  plan: string;
-}
-
-export const subscriptionInputSchema: JSONSchemaType<SubscriptionInput> = {
-  type: 'object',
-  description: 'A subscription request: the consumer, the API and its major, the plan.',
-  properties: {
-    consumer: { type: 'string', pattern: SLUG, description: 'Consumer id; the caller must own its team.' },
-    api: { type: 'string', pattern: SLUG, description: 'API slug.' },
-    major: { type: 'integer', minimum: 0, maximum: 10_000, description: 'Major version (the gateway path\'s v{major}); needs a published version.' },
-    plan: { type: 'string', pattern: SLUG, description: 'Plan id.' },
-  },
-  required: ['consumer', 'api', 'major', 'plan'],
-  additionalProperties: false,
-};
-
-export interface DecisionInput {
-  comment?: string;
-}
-
-const commentField = { type: 'string', minLength: 1, maxLength: 2000, pattern: '\\S', nullable: true, description: 'Why; shown to the consumer team and kept in the audit.' } as const;
-
-export const decisionInputSchema: JSONSchemaType<DecisionInput> = {
-  type: 'object',
-  description: 'An optional comment (the body may be omitted).',
-  properties: { comment: commentField },
-  required: [],
-  additionalProperties: false,
-};
-
-export const rejectionInputSchema: JSONSchemaType<Required<DecisionInput>> = {
-  type: 'object',
-  description: 'A rejection says why.',
-  properties: { comment: { ...commentField, nullable: false } },
-  required: ['comment'],
-  additionalProperties: false,
 };
 
 export interface SubscriptionView {

@@ -4,7 +4,7 @@
  * transaction), ETag from the revision, cursor paging, problems for everything else.
  */
 import { Router } from 'express';
-import type { JSONSchemaType } from 'ajv';
+import { teamInputSchema, type TeamInput } from '../../contracts/index.js';
 import type { RouteModule } from '../app.js';
 import { requireRole } from '../auth.js';
 import { ControlPlaneError } from '../errors.js';
@@ -12,20 +12,8 @@ import { bodyValidator, mutate, pageParams, sendResource, toPage } from '../http
 import type { OpenApiFragment } from '../openapi.js';
 import type { TeamsTable } from '../store/schema.js';
 
-export interface TeamInput {
-  id: string;
-  name: string;
-}
-
-export const teamInputSchema: JSONSchemaType<TeamInput> = {
-  type: 'object',
-  properties: {
-    id: { type: 'string', pattern: '^[a-z0-9][a-z0-9-]{0,62}$' },
-    name: { type: 'string', minLength: 1, maxLength: 200 },
-  },
-  required: ['id', 'name'],
-  additionalProperties: false,
-};
+/** Re-exported for control-plane/demo/seed.ts, which checks its catalogue against it. */
+export { teamInputSchema };
 
 export interface TeamView {
   id: string;

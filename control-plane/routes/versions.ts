@@ -9,7 +9,18 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
-import type { OperationSpec, PolicyBinding } from '../../contracts/index.js';
+import {
+  LIFECYCLE_ACTIONS,
+  transitionInputSchema,
+  versionInputSchema,
+  versionPatchSchema,
+  type LifecycleAction,
+  type OperationSpec,
+  type PolicyBinding,
+  type TransitionInput,
+  type VersionInput,
+  type VersionPatch,
+} from '../../contracts/index.js';
 import type { RouteModule } from '../app.js';
 import { principalOf, requireRole, type Principal } from '../auth.js';
 import { ControlPlaneError } from '../errors.js';
@@ -18,14 +29,14 @@ import type { OpenApiFragment } from '../openapi.js';
 import { createPolicyBindingChecker, type FieldProblem } from '../policy-schemas.js';
 import type { Store } from '../store/db.js';
 import type { ApisTable, ApiVersionsTable, VersionTransitionsTable } from '../store/schema.js';
-import { checkContract, compareSemver, parseSemver, SEMVER_PATTERN } from '../version-contract.js';
+import { checkContract, compareSemver, parseSemver } from '../version-contract.js';
 import { assertTeamOwner, isUniqueViolation, validationFailed } from './apis.js';
 
 export const VERSION_STATUSES = ['draft', 'in_review', 'approved', 'published', 'deprecated', 'retired'] as const;
 export type VersionLifecycleStatus = (typeof VERSION_STATUSES)[number];
 
-export const LIFECYCLE_ACTIONS = ['submit', 'approve', 'reject', 'publish', 'deprecate', 'retire'] as const;
-export type LifecycleAction = (typeof LIFECYCLE_ACTIONS)[number];
+/** The actions (and their body schemas) are the admin API's contract: contracts/admin-api.ts. */
+export { LIFECYCLE_ACTIONS, type LifecycleAction };
 
 /**
  * Each action: the one status it leaves, the status it reaches, and who may take it —
@@ -43,78 +54,6 @@ export const LIFECYCLE: Readonly<Record<LifecycleAction, { from: VersionLifecycl
 
 /** Actions after which the gateways enforce something else. */
 const ENFORCED: ReadonlySet<LifecycleAction> = new Set(['publish', 'deprecate', 'retire']);
-
-export interface VersionInput {
-  version: string;
-  /** OpenAPI 3.0 / 3.1: a JSON object, or YAML or JSON text. */
-  contract: unknown;
-  policies?: PolicyBinding[];
-}
-
-export interface VersionPatch {
-  contract?: unknown;
-  policies?: PolicyBinding[];
-}
-
-export interface TransitionInput {
-  comment?: string;
-  /** deprecate only: ISO 8601 date or date-time, in the future. */
-  sunset?: string;
-}
-
-const contractSchema = {
-  type: ['object', 'string'],
-  maxLength: 4_000_000,
-  description: 'The OpenAPI 3.0.x / 3.1.x contract: a JSON object, or YAML (or JSON) text. Each operation needs an operationId; the version\'s operations are derived from it.',
-};
-
-const policiesSchema = {
-  type: 'array',
-  maxItems: 100,
-  description: 'Policy bindings of the version; each config is checked against the policy\'s schema (defaults are applied when checking, not stored).',
-  items: {
-    type: 'object',
-    properties: {
-      policy: { type: 'string', pattern: '^[a-z][a-z0-9-]*$', description: 'Policy name, e.g. rbac.' },
-      config: { type: 'object', description: 'The policy config.' },
-    },
-    required: ['policy', 'config'],
-    additionalProperties: false,
-  },
-};
-
-export const versionInputSchema = {
-  type: 'object',
-  properties: {
-    version: { type: 'string', maxLength: 64, pattern: SEMVER_PATTERN, description: 'Semantic version MAJOR.MINOR.PATCH[-prerelease], unique per API; the major is the gateway path\'s v{major}.' },
-    contract: contractSchema,
-    policies: policiesSchema,
-  },
-  required: ['version', 'contract'],
-  additionalProperties: false,
-};
-
-export const versionPatchSchema = {
-  type: 'object',
-  description: 'A draft\'s contract and / or policy bindings, each replaced as a whole.',
-  properties: { contract: contractSchema, policies: policiesSchema },
-  minProperties: 1,
-  additionalProperties: false,
-};
-
-const commentSchema = { type: 'string', minLength: 1, maxLength: 4000, description: 'Recorded with the transition.' };
-
-function transitionSchema(action: LifecycleAction): object {
-  return {
-    type: 'object',
-    properties: {
-      comment: commentSchema,
-      ...(action === 'deprecate' ? { sunset: { type: 'string', anyOf: [{ format: 'date' }, { format: 'date-time' }], description: 'When the version will be retired (ISO 8601 date or date-time, in the future); gateways announce it in the Sunset header.' } } : {}),
-    },
-    required: action === 'reject' ? ['comment'] : [],
-    additionalProperties: false,
-  };
-}
 
 export interface VersionView {
   api: string;
@@ -219,7 +158,7 @@ export const versionsRoutes: RouteModule = (deps) => {
   const { store, clock } = deps;
   const readVersion = bodyValidator<VersionInput>(deps.ajv, versionInputSchema);
   const readPatch = bodyValidator<VersionPatch>(deps.ajv, versionPatchSchema);
-  const readTransition = Object.fromEntries(LIFECYCLE_ACTIONS.map((action) => [action, bodyValidator<TransitionInput>(deps.ajv, transitionSchema(action))])) as Record<LifecycleAction, (req: Request) => TransitionInput>;
+  const readTransition = Object.fromEntries(LIFECYCLE_ACTIONS.map((action) => [action, bodyValidator<TransitionInput>(deps.ajv, transitionInputSchema(action))])) as Record<LifecycleAction, (req: Request) => TransitionInput>;
   const checkPolicies = createPolicyBindingChecker('version');
   const router = Router();
   const readers = requireRole('owner', 'reviewer', 'auditor');
@@ -504,7 +443,7 @@ export const versionsOpenApi: OpenApiFragment = {
             summary: `${action[0]!.toUpperCase()}${action.slice(1)} a version`,
             description: `${TRANSITION_DOCS[action]} Needs \`If-Match\`. An action from any other status answers 409 lifecycle.invalid_transition naming \`from\` and \`to\`.`,
             parameters: [...versionParams, ifMatch],
-            requestBody: { required: action === 'reject', content: { 'application/json': { schema: transitionSchema(action) } } },
+            requestBody: { required: action === 'reject', content: { 'application/json': { schema: transitionInputSchema(action) } } },
             responses: { '200': { description: 'The version in its new status; new ETag.' }, '400': problem, '401': problem, '403': problem, '404': problem, '409': problem, '412': problem, '428': problem },
           },
         },
