@@ -17,8 +17,6 @@ import type { ApisTable } from '../store/schema.js';
 /** Statuses of versions a snapshot carries: a change to their API changes what gateways enforce. */
 export const LIVE_STATUSES = ['published', 'deprecated', 'retired'] as const;
 
-/** Re-exported for control-plane/demo/seed.ts, which checks its catalogue against it. */
-export { apiInputSchema };
 
 export interface ApiView {
   slug: string;

@@ -66,8 +66,6 @@ export function fieldProblem(pointer: string, detail: string): ControlPlaneError
 // ---------------------------------------------------------------------------------------------
 // Consumers.
 
-/** Re-exported for control-plane/demo/seed.ts, which checks its catalogue against it. */
-export { consumerInputSchema };
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 

@@ -13,8 +13,6 @@ import { bodyValidator, checkIfMatch, etagOf, mutate, pageParams, sendResource, 
 import type { OpenApiFragment } from '../openapi.js';
 import type { PlansTable } from '../store/schema.js';
 
-/** Re-exported for control-plane/demo/seed.ts, which checks its catalogue against it. */
-export { planInputSchema };
 
 export interface PlanView {
   id: string;

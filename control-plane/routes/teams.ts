@@ -12,8 +12,6 @@ import { bodyValidator, mutate, pageParams, sendResource, toPage } from '../http
 import type { OpenApiFragment } from '../openapi.js';
 import type { TeamsTable } from '../store/schema.js';
 
-/** Re-exported for control-plane/demo/seed.ts, which checks its catalogue against it. */
-export { teamInputSchema };
 
 export interface TeamView {
   id: string;
