@@ -4,19 +4,16 @@
  * calls; with `jwt-auth` bound too, either credential works; the key appears in no log.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { ApiKeySpec } from '../../contracts/index.js';
 import { buildSnapshot, httpApi, startTestGateway, type TestGateway } from '../support/gateway-harness.js';
+import { apiKeySpec } from '../support/consumers.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../support/upstream.js';
 
 const VALID = 'gh_live_A1b2C3d4.PLANTED-valid-secret-7e1d';
 const EXPIRED = 'gh_live_E5f6G7h8.PLANTED-expired-secret-2c9a';
 const REVOKED = 'gh_live_J9k0L1m2.PLANTED-revoked-secret-5b3f';
 
-function spec(id: string, key: string, extra: Partial<ApiKeySpec> = {}): ApiKeySpec {
-  return { id, prefix: key.slice(0, key.indexOf('.')), sha256: createHash('sha256').update(key).digest('hex'), revoked: false, ...extra };
-}
+const spec = apiKeySpec;
 
 describe('api-key', () => {
   let upstream: RecordingUpstream;

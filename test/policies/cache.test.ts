@@ -7,12 +7,12 @@
  * purges by key prefix behind its token, and two nodes share one Redis store.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { createClient } from 'redis';
-import type { ApiKeySpec, ApiSpec, ConsumerSpec } from '../../contracts/index.js';
+import type { ApiSpec, ConsumerSpec } from '../../contracts/index.js';
 import type { RedisClient } from '../../policies/index.js';
 import { buildSnapshot, httpApi, startTestGateway, type TestGateway } from '../support/gateway-harness.js';
+import { twoKeyedConsumers } from '../support/consumers.js';
 import { requireRedis } from '../support/redis.js';
 import { startRecordingUpstream, type RecordingUpstream } from '../support/upstream.js';
 
@@ -20,16 +20,8 @@ const STOREFRONT_KEY = 'gh_live_Cach0001.PLANTED-storefront-secret-1';
 const CRM_KEY = 'gh_live_Cach0002.PLANTED-crm-secret-2';
 const ADMIN_TOKEN = 'PLANTED-admin-token-0123456789abcdef';
 
-function apiKey(id: string, key: string): ApiKeySpec {
-  return { id, prefix: key.slice(0, key.indexOf('.')), sha256: createHash('sha256').update(key).digest('hex'), revoked: false };
-}
-
 function consumers(apis: string[]): ConsumerSpec[] {
-  const subscriptions = apis.map((api) => ({ api, major: 1, plan: 'standard' }));
-  return [
-    { id: 'storefront', name: 'Storefront', team: 'web', clientIds: [], apiKeys: [apiKey('k1', STOREFRONT_KEY)], subscriptions },
-    { id: 'crm-sync', name: 'CRM sync', team: 'crm', clientIds: [], apiKeys: [apiKey('k2', CRM_KEY)], subscriptions },
-  ];
+  return twoKeyedConsumers(apis, { storefront: STOREFRONT_KEY, crm: CRM_KEY });
 }
 
 const CATALOG_OPERATIONS = [

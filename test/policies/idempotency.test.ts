@@ -6,29 +6,21 @@
  * sharing one real Redis firing the same key at once (the upstream sees exactly one create).
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { createClient } from 'redis';
-import type { ApiKeySpec, ApiSpec, ConsumerSpec } from '../../contracts/index.js';
+import type { ApiSpec, ConsumerSpec } from '../../contracts/index.js';
 import type { RedisClient } from '../../policies/index.js';
 import { buildSnapshot, httpApi, startTestGateway, type TestGateway } from '../support/gateway-harness.js';
+import { twoKeyedConsumers } from '../support/consumers.js';
 import { requireRedis } from '../support/redis.js';
 import { startRecordingUpstream, type RecordingUpstream, type SeenRequest } from '../support/upstream.js';
 
 const STOREFRONT_KEY = 'gh_live_Idem0001.PLANTED-storefront-secret-1';
 const CRM_KEY = 'gh_live_Idem0002.PLANTED-crm-secret-2';
 
-function apiKey(id: string, key: string): ApiKeySpec {
-  return { id, prefix: key.slice(0, key.indexOf('.')), sha256: createHash('sha256').update(key).digest('hex'), revoked: false };
-}
-
 function consumers(apis: string[]): ConsumerSpec[] {
-  const subscriptions = apis.map((api) => ({ api, major: 1, plan: 'standard' }));
-  return [
-    { id: 'storefront', name: 'Storefront', team: 'web', clientIds: [], apiKeys: [apiKey('k1', STOREFRONT_KEY)], subscriptions },
-    { id: 'crm-sync', name: 'CRM sync', team: 'crm', clientIds: [], apiKeys: [apiKey('k2', CRM_KEY)], subscriptions },
-  ];
+  return twoKeyedConsumers(apis, { storefront: STOREFRONT_KEY, crm: CRM_KEY });
 }
 
 const ORDER_OPERATIONS = [

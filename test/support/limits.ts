@@ -3,9 +3,10 @@
  * API version with the usual chain, and a parser for the IETF RateLimit headers.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { ApiSpec, ConsumerSpec, PlanSpec, PolicyBinding } from '../../contracts/index.js';
 import type { Clock } from '../../policies/index.js';
+import { apiKeySpec } from './consumers.js';
 import { httpApi } from './gateway-harness.js';
 
 /** A consumer with one API key, subscribed to the given API majors under `plan`. */
@@ -19,7 +20,7 @@ export function keyedConsumer(id: string, plan: string, apis: readonly string[])
       name: id,
       team: 'test',
       clientIds: [],
-      apiKeys: [{ id: `${id}-key`, prefix, sha256: createHash('sha256').update(key).digest('hex'), revoked: false }],
+      apiKeys: [apiKeySpec(`${id}-key`, key)],
       subscriptions: apis.map((api) => ({ api, major: 1, plan })),
     },
   };
