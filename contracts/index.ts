@@ -6,3 +6,4 @@ export * from './request-context.js';
 export * from './openapi.js';
 export * from './runtime.js';
 export * from './admin-api.js';
+export * from './contract-diff.js';
