@@ -35,6 +35,7 @@ export type ProblemCode =
   | 'idempotency.in_flight'
   | 'idempotency.store_unavailable'
   | 'version.retired'
+  | 'version.breaking_change'
   | 'upstream.unavailable'
   | 'upstream.timeout'
   | 'upstream.rate_limited'
@@ -92,6 +93,7 @@ export const PROBLEM_CODES: Readonly<Record<ProblemCode, ProblemCodeInfo>> = {
   'idempotency.in_flight': { status: 409, title: 'A request with this Idempotency-Key is in flight' },
   'idempotency.store_unavailable': { status: 503, title: 'Idempotency store unavailable' },
   'version.retired': { status: 410, title: 'API version retired' },
+  'version.breaking_change': { status: 422, title: 'Breaking change within a major version' },
   'upstream.unavailable': { status: 502, title: 'Upstream unavailable' },
   'upstream.timeout': { status: 504, title: 'Upstream timed out' },
   'upstream.rate_limited': { status: 503, title: 'Upstream capacity exhausted' },

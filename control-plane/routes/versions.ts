@@ -10,6 +10,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import {
+  diffContracts,
   LIFECYCLE_ACTIONS,
   transitionInputSchema,
   versionInputSchema,
@@ -117,6 +118,22 @@ async function loadApi(store: Store, slug: string): Promise<ApisTable> {
   return api;
 }
 
+/**
+ * The version a contract is compared with by default: the latest published one of the same
+ * major (the one its consumers run against), else the latest published one of the API.
+ */
+async function comparisonBase(store: Store, row: ApiVersionsTable): Promise<ApiVersionsTable | undefined> {
+  const published = await store.db.selectFrom('api_versions').selectAll().where('api_slug', '=', row.api_slug).where('status', '=', 'published').where('id', '!=', row.id).execute();
+  const latest = (rows: ApiVersionsTable[]): ApiVersionsTable | undefined => [...rows].sort((a, b) => compareSemver(b.version, a.version))[0];
+  return latest(published.filter((other) => other.major === row.major)) ?? latest(published);
+}
+
+/** The diff report between two stored versions (before → after). */
+function diffReport(before: ApiVersionsTable, after: ApiVersionsTable) {
+  const diff = diffContracts(JSON.parse(before.contract) as object, JSON.parse(after.contract) as object);
+  return { version: after.version, against: before.version, sameMajor: before.major === after.major, breaking: diff.breaking, changes: diff.changes };
+}
+
 async function loadVersion(store: Store, slug: string, version: string): Promise<{ api: ApisTable; row: ApiVersionsTable }> {
   const api = await loadApi(store, slug);
   const row = await store.db.selectFrom('api_versions').selectAll().where('api_slug', '=', slug).where('version', '=', version).executeTakeFirst();
@@ -204,6 +221,19 @@ export const versionsRoutes: RouteModule = (deps) => {
   router.get('/apis/:api/versions/:version', readers, async (req, res) => {
     const { row } = await loadVersion(store, req.params.api as string, req.params.version as string);
     sendResource(res, 200, versionView(row, true), versionEtag(row));
+  });
+
+  // The contract diff a reviewer sees: against `?against=<version>`, or by default the latest
+  // published version of the same major (else of the API).
+  router.get('/apis/:api/versions/:version/diff', readers, async (req, res) => {
+    const { row } = await loadVersion(store, req.params.api as string, req.params.version as string);
+    const against = req.query.against;
+    if (against !== undefined && (typeof against !== 'string' || against.length === 0)) {
+      throw validationFailed([{ pointer: '/query/against', detail: 'must be a version of this API' }]);
+    }
+    const base = against === undefined ? await comparisonBase(store, row) : (await loadVersion(store, row.api_slug, against)).row;
+    if (base === undefined) throw new ControlPlaneError('resource.not_found', `Nothing to compare ${row.api_slug} ${row.version} with: no version is published; name one with ?against=.`);
+    sendResource(res, 200, diffReport(base, row));
   });
 
   router.get('/apis/:api/versions/:version/transitions', readers, async (req, res) => {
@@ -295,6 +325,21 @@ export const versionsRoutes: RouteModule = (deps) => {
       throw new ControlPlaneError('lifecycle.invalid_transition', `Cannot ${action} ${api.slug} ${current.version}: it is ${current.status}, and ${action} goes ${rule.from} → ${rule.to}.`, {
         extensions: { action, from: current.status, to: rule.to },
       });
+    }
+    if (action === 'submit') {
+      // Inside a major, consumers must not break: a breaking change needs a new major.
+      const base = await comparisonBase(store, current);
+      if (base !== undefined && base.major === current.major) {
+        const report = diffReport(base, current);
+        if (report.breaking) {
+          const breaking = report.changes.filter((change) => change.breaking);
+          throw new ControlPlaneError(
+            'version.breaking_change',
+            `${api.slug} ${current.version} breaks ${base.version}, published in the same major (${breaking.length} breaking change${breaking.length === 1 ? '' : 's'}); publish it as a new major or remove the breaks.`,
+            { extensions: { against: base.version, changes: breaking } },
+          );
+        }
+      }
     }
     let sunset: string | null = current.sunset;
     if (input.sunset !== undefined) {
@@ -425,6 +470,16 @@ export const versionsOpenApi: OpenApiFragment = {
         parameters: [...versionParams, ifMatch],
         requestBody: { required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/VersionPatch' } } } },
         responses: { '200': { description: 'Changed; new ETag.' }, '400': problem, '401': problem, '403': problem, '404': problem, '409': problem, '412': problem, '428': problem },
+      },
+    },
+    '/apis/{api}/versions/{version}/diff': {
+      get: {
+        summary: 'What changes against another version of the API',
+        description:
+          'Roles: owner, reviewer, auditor, admin. Against `?against=<version>`, or by default the latest published version of the same major (else of the API). ' +
+          '`{ version, against, sameMajor, breaking, changes: [{ rule, breaking, location, operationId?, direction?, message }] }`. Submitting a version that breaks the published one of its major answers 422 `version.breaking_change` with the breaking changes.',
+        parameters: [...versionParams, { name: 'against', in: 'query', schema: { type: 'string' } }],
+        responses: { '200': { description: 'The diff report.' }, '400': problem, '401': problem, '403': problem, '404': problem },
       },
     },
     '/apis/{api}/versions/{version}/transitions': {
