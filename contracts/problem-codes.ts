@@ -36,6 +36,7 @@ export type ProblemCode =
   | 'idempotency.store_unavailable'
   | 'version.retired'
   | 'version.breaking_change'
+  | 'contract.lint_failed'
   | 'upstream.unavailable'
   | 'upstream.timeout'
   | 'upstream.rate_limited'
@@ -94,6 +95,7 @@ export const PROBLEM_CODES: Readonly<Record<ProblemCode, ProblemCodeInfo>> = {
   'idempotency.store_unavailable': { status: 503, title: 'Idempotency store unavailable' },
   'version.retired': { status: 410, title: 'API version retired' },
   'version.breaking_change': { status: 422, title: 'Breaking change within a major version' },
+  'contract.lint_failed': { status: 422, title: 'Contract fails the governance lint' },
   'upstream.unavailable': { status: 502, title: 'Upstream unavailable' },
   'upstream.timeout': { status: 504, title: 'Upstream timed out' },
   'upstream.rate_limited': { status: 503, title: 'Upstream capacity exhausted' },

@@ -28,6 +28,7 @@ import { ControlPlaneError } from '../errors.js';
 import { bodyValidator, checkIfMatch, etagOf, mutate, pageParams, sendResource, type Page } from '../http.js';
 import type { OpenApiFragment } from '../openapi.js';
 import { createPolicyBindingChecker, type FieldProblem } from '../policy-schemas.js';
+import { lintContract } from '../lint/lint.js';
 import type { Store } from '../store/db.js';
 import type { ApisTable, ApiVersionsTable, VersionTransitionsTable } from '../store/schema.js';
 import { checkContract, compareSemver, parseSemver } from '../version-contract.js';
@@ -236,6 +237,12 @@ export const versionsRoutes: RouteModule = (deps) => {
     sendResource(res, 200, diffReport(base, row));
   });
 
+  // The governance lint of the stored contract, as submit runs it: errors block submission.
+  router.get('/apis/:api/versions/:version/lint', readers, async (req, res) => {
+    const { row } = await loadVersion(store, req.params.api as string, req.params.version as string);
+    sendResource(res, 200, await lintContract(JSON.parse(row.contract) as Record<string, unknown>));
+  });
+
   router.get('/apis/:api/versions/:version/transitions', readers, async (req, res) => {
     const { row } = await loadVersion(store, req.params.api as string, req.params.version as string);
     const rows = await store.db.selectFrom('version_transitions').selectAll().where('version_id', '=', row.id).orderBy('id').execute();
@@ -327,6 +334,13 @@ export const versionsRoutes: RouteModule = (deps) => {
       });
     }
     if (action === 'submit') {
+      // The governance lint first: errors block review, warnings travel with the version (GET …/lint).
+      const lint = await lintContract(JSON.parse(current.contract) as Record<string, unknown>);
+      if (lint.errors > 0) {
+        throw new ControlPlaneError('contract.lint_failed', `${api.slug} ${current.version} fails the governance lint (${lint.errors} error${lint.errors === 1 ? '' : 's'}); fix them and submit again.`, {
+          extensions: { errors: lint.errors, warnings: lint.warnings, findings: lint.findings.filter((finding) => finding.severity === 'error' || finding.severity === 'warn') },
+        });
+      }
       // Inside a major, consumers must not break: a breaking change needs a new major.
       const base = await comparisonBase(store, current);
       if (base !== undefined && base.major === current.major) {
@@ -427,7 +441,7 @@ const versionParams = [
 const ifMatch = { name: 'If-Match', in: 'header', required: true, schema: { type: 'string' }, description: 'The ETag last read.' };
 
 const TRANSITION_DOCS: Record<LifecycleAction, string> = {
-  submit: 'draft → in_review. Roles: owner of the owning team, or admin. Records the submitter.',
+  submit: 'draft → in_review. Roles: owner of the owning team, or admin. Records the submitter. Refused with 422 contract.lint_failed (`findings`) when the contract fails the governance lint (GET …/lint), and with 422 version.breaking_change when it breaks the published version of its major.',
   approve: 'in_review → approved. Roles: reviewer or admin, never the one who submitted or last changed the version (403 lifecycle.separation_of_duties, admins included).',
   reject: 'in_review → draft with the reviewer\'s `comment` (required), shown as `reviewComment`. Roles and separation of duties as for approve.',
   publish: 'approved → published. Roles: owner of the owning team, or admin. A published version of the same major (there is at most one) becomes deprecated in the same transaction, recorded as its own transition ("superseded by …") by the same actor; publishing an older version than the published one of its major is refused (409). Gateways are updated.',
@@ -480,6 +494,17 @@ export const versionsOpenApi: OpenApiFragment = {
           '`{ version, against, sameMajor, breaking, changes: [{ rule, breaking, location, operationId?, direction?, message }] }`. Submitting a version that breaks the published one of its major answers 422 `version.breaking_change` with the breaking changes.',
         parameters: [...versionParams, { name: 'against', in: 'query', schema: { type: 'string' } }],
         responses: { '200': { description: 'The diff report.' }, '400': problem, '401': problem, '403': problem, '404': problem },
+      },
+    },
+    '/apis/{api}/versions/{version}/lint': {
+      get: {
+        summary: 'The governance lint of the contract',
+        description:
+          'Roles: owner, reviewer, auditor, admin. Spectral\'s OpenAPI rules (recommended) plus Gatehouse\'s: operation-security-scopes, request-string-max-length, safe-patterns, no-secret-examples (errors); ' +
+          'operation-public, error-responses, request-object-closed (warnings). `{ errors, warnings, findings: [{ rule, severity, message, location, operationId? }] }`, `location` a JSON Pointer into the contract. ' +
+          'Submitting a version whose contract has errors answers 422 `contract.lint_failed` with its error and warning findings.',
+        parameters: versionParams,
+        responses: { '200': { description: 'The lint report.' }, '401': problem, '403': problem, '404': problem },
       },
     },
     '/apis/{api}/versions/{version}/transitions': {

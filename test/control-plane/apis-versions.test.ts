@@ -23,14 +23,23 @@ const STOCK_YAML = `openapi: 3.1.0
 info:
   title: Stock
   version: 2.0.0
+security:
+  - apiKey: []
+components:
+  securitySchemes:
+    apiKey: { type: apiKey, in: header, name: X-API-Key }
+  parameters:
+    Sku: { name: sku, in: path, required: true, schema: { type: string, maxLength: 32 } }
 paths:
   /stock/{sku}:
+    parameters: [{ $ref: '#/components/parameters/Sku' }]
     get:
       operationId: getStock
       responses:
         '200':
           description: Stock level of one SKU.
   /stock/{sku}/reservations:
+    parameters: [{ $ref: '#/components/parameters/Sku' }]
     post:
       operationId: reserveStock
       responses:

@@ -14,7 +14,14 @@ export function contractFor(title: string, version: string, operations: readonly
   for (const op of operations) {
     paths[op.path] = { ...paths[op.path], [op.method.toLowerCase()]: { operationId: op.id, responses: { '200': { description: 'OK' } } } };
   }
-  return { openapi: '3.1.0', info: { title, version }, paths };
+  // Called with an API key (KEYED_POLICIES): declared, so the contract passes the governance lint at submit.
+  return {
+    openapi: '3.1.0',
+    info: { title, version },
+    security: [{ apiKey: [] }],
+    components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } } },
+    paths,
+  };
 }
 
 export async function insertTeam(store: Store, id = 'erp'): Promise<void> {
