@@ -102,6 +102,12 @@ export interface ApiVersionSpec {
    * enforce it (contract validation, scopes) compile it with the snapshot.
    */
   contract?: Record<string, unknown>;
+  /** When the version was deprecated (ISO 8601); the gateway sends it as `Deprecation` (RFC 9745). */
+  deprecatedAt?: string;
+  /** When it stops being served (ISO 8601); sent as `Sunset` (RFC 8594). */
+  sunset?: string;
+  /** Gateway path of the version to move to, e.g. `/erp-sales/v2`; sent as `Link: <…>; rel="successor-version"`. */
+  successor?: string;
 }
 
 export interface ApiSpec {
@@ -264,6 +270,9 @@ export const versionSchema: JSONSchemaType<ApiVersionSpec> = {
     operations: { type: 'array', items: operationSchema, maxItems: 5000 },
     policies: { type: 'array', items: policyBindingSchema, maxItems: 100 },
     contract: { type: 'object', nullable: true, required: [], description: 'OpenAPI 3.0 / 3.1 document of the version.' },
+    deprecatedAt: { type: 'string', format: 'date-time', nullable: true, description: 'When the version was deprecated.' },
+    sunset: { type: 'string', format: 'date-time', nullable: true, description: 'When the version stops being served.' },
+    successor: { type: 'string', pattern: '^/[a-z0-9][a-z0-9-]{0,62}/v(0|[1-9][0-9]{0,5})$', nullable: true, description: 'Gateway path of the successor version.' },
   },
   required: ['version', 'status', 'upstream', 'operations', 'policies'],
   additionalProperties: false,

@@ -239,8 +239,10 @@ export function createGateway(options: GatewayOptions): Gateway {
     ctx.api = version.api;
     ctx.version = version.version;
     if (version.status === 'retired') {
-      throw new GatewayError('version.retired', `Version ${version.version} of "${version.api}" is retired.`);
+      throw new GatewayError('version.retired', `Version ${version.version} of "${version.api}" is retired.`, version.lifecycleHeaders === undefined ? {} : { headers: { ...version.lifecycleHeaders } });
     }
+    // A copy: policies add their own headers to it (RateLimit, …).
+    if (version.lifecycleHeaders !== undefined) ctx.responseHeaders = { ...version.lifecycleHeaders };
     const method = req.method ?? 'GET';
     const operation = version.matchOperation(method, rest);
     if (operation.kind === 'not_found') throw new GatewayError('route.not_found', `"${version.api}" v${version.major} declares no operation at this path.`);

@@ -31,6 +31,11 @@ export interface CompiledVersion {
   readonly endHooks: readonly EndHook[];
   /** The adapter or a policy reads the body, so it is buffered once after routing. */
   readonly needsBody: boolean;
+  /**
+   * `Deprecation`, `Sunset` and `Link: rel="successor-version"` for a deprecated version (and the
+   * successor link for a retired one), added to every answer; undefined for a current version.
+   */
+  readonly lifecycleHeaders: Readonly<Record<string, string>> | undefined;
   /** Retries of failed attempts (undefined: none). */
   readonly retry: RetryPlan | undefined;
   /** The upstream's circuit breaker (undefined: disabled). */

@@ -171,7 +171,11 @@ function upstreamOf(api: ApisTable): UpstreamSpec {
 function versionOf(row: ApiVersionsTable, upstream: UpstreamSpec): ApiVersionSpec {
   const status = row.status as VersionStatus;
   const where = `apis[${row.api_slug}].versions[${row.version}]`;
-  if (status === 'retired') return { version: row.version, status, upstream, operations: [], policies: [] };
+  if (status === 'retired') {
+    const retired: ApiVersionSpec = { version: row.version, status, upstream, operations: [], policies: [] };
+    if (row.sunset !== null) retired.sunset = row.sunset;
+    return retired;
+  }
   const operations = parseJson(row.operations, `${where}.operations`);
   const policies = parseJson(row.policies, `${where}.policies`);
   const contract = parseJson(row.contract, `${where}.contract`);
@@ -186,6 +190,9 @@ function versionOf(row: ApiVersionsTable, upstream: UpstreamSpec): ApiVersionSpe
     policies: policies.map((binding: Record<string, unknown>): PolicyBinding => ({ policy: binding.policy as string, config: (binding.config ?? {}) as Record<string, unknown> })),
   };
   if (isRecord(contract)) spec.contract = contract;
+  // A deprecated version changes only by its lifecycle, so its last update is the deprecation.
+  if (status === 'deprecated') spec.deprecatedAt = row.updated_at;
+  if (status === 'deprecated' && row.sunset !== null) spec.sunset = row.sunset;
   return spec;
 }
 
@@ -212,6 +219,13 @@ function apisOf(state: SnapshotState): ApiSpec[] {
     }
     const upstream = upstreamOf(api);
     const versions = [...best.entries()].sort(([a], [b]) => a - b).map(([, row]) => versionOf(row, structuredClone(upstream)));
+    // Deprecated and retired versions point at the nearest higher major that is published.
+    for (const version of versions) {
+      if (version.status === 'published') continue;
+      const major = Number(version.version.split('.')[0]);
+      const next = versions.find((other) => other.status === 'published' && Number(other.version.split('.')[0]) > major);
+      if (next !== undefined) version.successor = `/${api.slug}/v${next.version.split('.')[0]}`;
+    }
     apis.push({ slug: api.slug, title: api.title, versions });
   }
   return apis;

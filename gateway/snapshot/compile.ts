@@ -8,6 +8,7 @@ import addFormatsModule from 'ajv-formats';
 import {
   computeSnapshotHash,
   DEFAULT_CIRCUIT_BREAKER,
+  type ApiVersionSpec,
   DEFAULT_RETRY,
   snapshotSchema,
   type CircuitBreakerSpec,
@@ -100,6 +101,16 @@ export function createSnapshotAjv(): Ajv {
   const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
   addFormats(ajv);
   return ajv;
+}
+
+/** RFC 9745 `Deprecation`, RFC 8594 `Sunset` and the successor link, worked out once per snapshot. */
+function lifecycleHeadersOf(spec: ApiVersionSpec): Record<string, string> | undefined {
+  if (spec.status === 'published') return undefined;
+  const headers: Record<string, string> = {};
+  if (spec.status === 'deprecated' && spec.deprecatedAt !== undefined) headers.deprecation = `@${Math.floor(Date.parse(spec.deprecatedAt) / 1000)}`;
+  if (spec.status === 'deprecated' && spec.sunset !== undefined) headers.sunset = new Date(spec.sunset).toUTCString();
+  if (spec.successor !== undefined) headers.link = `<${spec.successor}>; rel="successor-version"`;
+  return Object.keys(headers).length === 0 ? undefined : headers;
 }
 
 /**
@@ -242,6 +253,7 @@ export function compileSnapshot(text: string, env: CompileEnv): CompiledSnapshot
         endHooks: endHooksOf(policies),
         needsBody: adapter.needsBody || policies.some((p) => p.needsBody),
         bodyLimit: bodyLimitOf(policies, spec.operations, env.maxBufferedBodyBytes),
+        lifecycleHeaders: lifecycleHeadersOf(spec),
         retry: compileRetry(spec.upstream.retry ?? DEFAULT_RETRY),
         circuit: env.circuitFor(new URL(spec.upstream.baseUrl).origin, spec.upstream.circuitBreaker ?? DEFAULT_CIRCUIT_BREAKER),
         metrics: createRouteMetrics(env.metrics, api.slug, spec.version),
