@@ -103,6 +103,8 @@ export interface TransitionInput {
   comment?: string;
   /** deprecate only: ISO 8601 date or date-time, in the future. */
   sunset?: string;
+  /** retire only: an admin retires before the announced sunset (the comment gives the reason). */
+  beforeSunset?: boolean;
 }
 
 const contractSchema = {
@@ -157,6 +159,9 @@ export function transitionInputSchema(action: LifecycleAction): object {
     properties: {
       comment: commentSchema,
       ...(action === 'deprecate' ? { sunset: { type: 'string', anyOf: [{ format: 'date' }, { format: 'date-time' }], description: 'When the version will be retired (ISO 8601 date or date-time, in the future); gateways announce it in the Sunset header.' } } : {}),
+      ...(action === 'retire'
+        ? { beforeSunset: { type: 'boolean', description: 'Admins only: retire before the announced sunset; `comment` must give the reason, which is recorded.' } }
+        : {}),
     },
     required: action === 'reject' ? ['comment'] : [],
     additionalProperties: false,

@@ -355,6 +355,17 @@ export const versionsRoutes: RouteModule = (deps) => {
         }
       }
     }
+    if (action === 'retire' && current.sunset !== null && Date.parse(current.sunset) > clock.now()) {
+      // Consumers were promised the sunset date: only an admin, saying why, retires earlier.
+      const overridden = input.beforeSunset === true && principal.roles.has('admin') && (input.comment ?? '').trim() !== '';
+      if (!overridden) {
+        throw new ControlPlaneError(
+          'lifecycle.invalid_transition',
+          `Cannot retire ${api.slug} ${current.version} before its sunset (${current.sunset}); an admin may, with beforeSunset: true and a comment giving the reason.`,
+          { extensions: { action, from: current.status, to: rule.to, sunset: current.sunset } },
+        );
+      }
+    }
     let sunset: string | null = current.sunset;
     if (input.sunset !== undefined) {
       const at = Date.parse(input.sunset);

@@ -241,7 +241,12 @@ for (const engine of ENGINES) {
       const deprecated = expect(await act('olivia.owner', v, 'deprecate', { sunset: '2999-12-31', comment: 'use v2' }), 200);
       assert.equal(deprecated.json.status, 'deprecated');
       assert.equal(deprecated.json.sunset, '2999-12-31T00:00:00.000Z');
-      const retired = expect(await act('service:gatehouse-automation', v, 'retire'), 200);
+      // Before the announced sunset only an admin retires, and must say why.
+      expect(await act('olivia.owner', v, 'retire'), 409, 'lifecycle.invalid_transition');
+      expect(await act('service:gatehouse-automation', v, 'retire'), 409, 'lifecycle.invalid_transition');
+      expect(await act('service:gatehouse-automation', v, 'retire', { beforeSunset: true }), 409, 'lifecycle.invalid_transition');
+      expect(await act('olivia.owner', v, 'retire', { beforeSunset: true, comment: 'early' }), 409, 'lifecycle.invalid_transition');
+      const retired = expect(await act('service:gatehouse-automation', v, 'retire', { beforeSunset: true, comment: 'card data leak: retired early' }), 200);
       assert.equal(retired.json.status, 'retired');
       assert.equal(f.enforcement.length, 3, 'deprecate and retire tell the publisher too');
 
@@ -253,7 +258,7 @@ for (const engine of ENGINES) {
           ['in_review', 'approved', 'rafael.reviewer', 'looks good'],
           ['approved', 'published', 'olivia.owner', null],
           ['published', 'deprecated', 'olivia.owner', 'use v2'],
-          ['deprecated', 'retired', 'gatehouse-automation', null],
+          ['deprecated', 'retired', 'gatehouse-automation', 'card data leak: retired early'],
         ],
       );
       assert.ok(transitions.every((x) => !Number.isNaN(Date.parse(x.at))));
