@@ -103,6 +103,8 @@ export interface TransitionInput {
   comment?: string;
   /** deprecate only: ISO 8601 date or date-time, in the future. */
   sunset?: string;
+  /** deprecate only: the later version of the same API consumers should move to. */
+  successor?: string;
   /** retire only: an admin retires before the announced sunset (the comment gives the reason). */
   beforeSunset?: boolean;
 }
@@ -159,6 +161,7 @@ export function transitionInputSchema(action: LifecycleAction): object {
     properties: {
       comment: commentSchema,
       ...(action === 'deprecate' ? { sunset: { type: 'string', anyOf: [{ format: 'date' }, { format: 'date-time' }], description: 'When the version will be retired (ISO 8601 date or date-time, in the future); gateways announce it in the Sunset header.' } } : {}),
+      ...(action === 'deprecate' ? { successor: { type: 'string', minLength: 5, maxLength: 64, description: 'A later version of this API that consumers should move to (default: the nearest higher published major).' } } : {}),
       ...(action === 'retire'
         ? { beforeSunset: { type: 'boolean', description: 'Admins only: retire before the announced sunset; `comment` must give the reason, which is recorded.' } }
         : {}),

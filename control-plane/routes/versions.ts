@@ -366,6 +366,14 @@ export const versionsRoutes: RouteModule = (deps) => {
         );
       }
     }
+    let successor = current.successor ?? null;
+    if (input.successor !== undefined) {
+      const named = await store.db.selectFrom('api_versions').select(['version', 'status']).where('api_slug', '=', api.slug).where('version', '=', input.successor).executeTakeFirst();
+      if (named === undefined || compareSemver(named.version, current.version) <= 0 || !['approved', 'published'].includes(named.status)) {
+        throw validationFailed([{ pointer: '/body/successor', detail: 'must be a later approved or published version of this API' }]);
+      }
+      successor = named.version;
+    }
     let sunset: string | null = current.sunset;
     if (input.sunset !== undefined) {
       const at = Date.parse(input.sunset);
@@ -380,6 +388,7 @@ export const versionsRoutes: RouteModule = (deps) => {
       updated_at: now,
       revision: current.revision + 1,
       sunset,
+      successor,
       ...(action === 'submit' ? { submitted_by: principal.subject } : {}),
       ...(action === 'approve' ? { approved_by: principal.subject, review_comment: null } : {}),
       ...(action === 'reject' ? { approved_by: null, review_comment: comment } : {}),

@@ -219,12 +219,15 @@ function apisOf(state: SnapshotState): ApiSpec[] {
     }
     const upstream = upstreamOf(api);
     const versions = [...best.entries()].sort(([a], [b]) => a - b).map(([, row]) => versionOf(row, structuredClone(upstream)));
-    // Deprecated and retired versions point at the nearest higher major that is published.
+    // Deprecated and retired versions point at the successor named when deprecating, if it is
+    // published, else at the nearest higher major that is.
+    const published = new Set(versions.filter((v) => v.status === 'published').map((v) => v.version));
     for (const version of versions) {
       if (version.status === 'published') continue;
+      const named = rows.find((row) => row.version === version.version)?.successor ?? null;
       const major = Number(version.version.split('.')[0]);
-      const next = versions.find((other) => other.status === 'published' && Number(other.version.split('.')[0]) > major);
-      if (next !== undefined) version.successor = `/${api.slug}/v${next.version.split('.')[0]}`;
+      const next = named !== null && published.has(named) ? named : versions.find((other) => other.status === 'published' && Number(other.version.split('.')[0]) > major)?.version;
+      if (next !== undefined && Number(next.split('.')[0]) !== major) version.successor = `/${api.slug}/v${next.split('.')[0]}`;
     }
     apis.push({ slug: api.slug, title: api.title, versions });
   }

@@ -201,8 +201,15 @@ const m003: Migration = {
   },
 };
 
+const m004: Migration = {
+  async up(db: Kysely<unknown>) {
+    // The version a deprecated one points its consumers to (announced in Link: rel="successor-version").
+    await db.schema.alterTable('api_versions').addColumn('successor', 'text').execute();
+  },
+};
+
 /** Every migration, by name (applied in name order). */
-export const MIGRATIONS: Readonly<Record<string, Migration>> = { '001_initial': m001, '002_consumers_subscriptions': m002, '003_version_lifecycle': m003 };
+export const MIGRATIONS: Readonly<Record<string, Migration>> = { '001_initial': m001, '002_consumers_subscriptions': m002, '003_version_lifecycle': m003, '004_version_successor': m004 };
 
 export const migrationProvider: MigrationProvider = {
   getMigrations: async () => ({ ...MIGRATIONS }),

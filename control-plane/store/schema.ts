@@ -49,6 +49,8 @@ export interface ApiVersionsTable {
   revision: number;
   /** ISO 8601 date-time announced on deprecation (the `Sunset` header), or null (003). */
   sunset: string | null;
+  /** deprecate: the version consumers should move to (absent in rows written before migration 004's callers). */
+  successor?: string | null;
 }
 
 export interface VersionTransitionsTable {

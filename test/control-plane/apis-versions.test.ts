@@ -238,6 +238,8 @@ for (const engine of ENGINES) {
 
       expect(await act('olivia.owner', v, 'deprecate', { sunset: '2000-01-01' }), 400, 'request.validation_failed');
       expect(await act('olivia.owner', v, 'deprecate', { sunset: 'next week' }), 400, 'request.validation_failed');
+      const unknownSuccessor = expect(await act('olivia.owner', v, 'deprecate', { sunset: '2999-12-31', successor: '9.9.9' }), 400, 'request.validation_failed');
+      assert.deepEqual(pointersOf(unknownSuccessor), ['/body/successor']);
       const deprecated = expect(await act('olivia.owner', v, 'deprecate', { sunset: '2999-12-31', comment: 'use v2' }), 200);
       assert.equal(deprecated.json.status, 'deprecated');
       assert.equal(deprecated.json.sunset, '2999-12-31T00:00:00.000Z');

@@ -32,6 +32,10 @@ describe('snapshot builder: deprecation and retirement', () => {
       { deprecatedAt: '2026-11-20T10:00:00.000Z', sunset: '2027-03-31T00:00:00.000Z', successor: '/shop/v2' },
     );
     assert.deepEqual({ sunset: versions['0.9.0']!.sunset, successor: versions['0.9.0']!.successor }, { sunset: '2026-06-30T00:00:00.000Z', successor: '/shop/v2' });
+    // A successor named when deprecating wins over the nearest higher major.
+    await sql`update api_versions set successor = ${'3.0.0'} where version = ${'1.4.0'}`.execute(store.db);
+    const named = buildSnapshot(await loadSnapshotState(store.db), { generatedAt: '2026-11-27T00:00:00.000Z' });
+    assert.equal(named.apis[0]!.versions.find((v) => v.version === '1.4.0')!.successor, '/shop/v3');
     for (const current of ['2.0.0', '3.0.0']) {
       assert.deepEqual([versions[current]!.deprecatedAt, versions[current]!.sunset, versions[current]!.successor], [undefined, undefined, undefined]);
     }
