@@ -92,6 +92,12 @@ const DROPPED_RESPONSE_HEADERS = new Set([
 /** RFC 9110 §9.2.2: sending these twice has the effect of sending them once. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE']);
 
+/** The request can be sent again: its body was buffered, or it has none (not streamed away). */
+function bodyAtHand(ctx: RequestContext): boolean {
+  const headers = ctx.upstreamHeaders;
+  return ctx.body !== undefined || (headers['transfer-encoding'] === undefined && (headers['content-length'] ?? '0') === '0');
+}
+
 /** A retry plan compiled from `RetrySpec`. */
 export interface RetryPlan {
   readonly attempts: number;
@@ -214,7 +220,11 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
 
   function fail(req: ExchangeRequest, res: ServerResponse, error: unknown): void {
     const exchange = req[EXCHANGE];
-    if (exchange === undefined) return;
+    if (exchange !== undefined) answerFailure(exchange, res, error);
+  }
+
+  /** The one place an exchange's failure is answered: counted, then a fallback or the problem. */
+  function answerFailure(exchange: Exchange, res: ServerResponse, error: unknown): void {
     const problem = toGatewayError(error, logger, exchange.ctx);
     if (problem.code.startsWith('upstream.')) {
       metrics.upstreamErrors.labels(exchange.route.api, exchange.route.version, problem.code).inc();
@@ -314,7 +324,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     const headers = exchange.ctx.upstreamHeaders;
     const keyed = (method === 'POST' || method === 'PATCH') && headers['idempotency-key'] !== undefined;
     if (!IDEMPOTENT.has(method) && !keyed) return false;
-    return exchange.ctx.body !== undefined || (headers['transfer-encoding'] === undefined && (headers['content-length'] ?? '0') === '0');
+    return bodyAtHand(exchange.ctx);
   }
 
   function retry(req: ExchangeRequest, res: ServerResponse, exchange: Exchange, reason: string): void {
@@ -406,9 +416,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
    */
   function replay(req: ExchangeRequest, res: ServerResponse, exchange: Exchange, mapped: { ready: Promise<unknown>; otherwise: GatewayError }): void {
     const { ctx, route } = exchange;
-    const headers = ctx.upstreamHeaders;
-    const bodyAtHand = ctx.body !== undefined || (headers['transfer-encoding'] === undefined && (headers['content-length'] ?? '0') === '0');
-    if (exchange.replayed || !IDEMPOTENT.has(req.method ?? '') || !bodyAtHand) {
+    if (exchange.replayed || !IDEMPOTENT.has(req.method ?? '') || !bodyAtHand(ctx)) {
       // Answered once the renewal settled, so a client that retries at once gets the new credential.
       mapped.ready.then(
         () => fail(req, res, mapped.otherwise),
@@ -482,10 +490,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     exchange.abandoned = true;
     settle(exchange);
     report(exchange, new Error('connect timeout'));
-    metrics.upstreamErrors.labels(exchange.route.api, exchange.route.version, 'upstream.timeout').inc();
-    const fallback = exchange.ctx.fallback?.('upstream.timeout', exchange.ctx);
-    if (fallback !== undefined) sendCaptured(exchange.res, fallback, exchange.ctx);
-    else renderProblem(exchange.res, new GatewayError('upstream.timeout', `No connection to the upstream within ${exchange.route.connectTimeoutMs} ms.`), exchange.ctx);
+    answerFailure(exchange, exchange.res, new GatewayError('upstream.timeout', `No connection to the upstream within ${exchange.route.connectTimeoutMs} ms.`));
   }
 
   const gatehousePlugin: Plugin = (proxyServer) => {
