@@ -136,6 +136,12 @@ async function loadConsumer(db: Kysely<Database>, id: string): Promise<Consumers
   return row;
 }
 
+async function loadKey(db: Kysely<Database>, consumerId: string, keyId: string): Promise<ApiKeysTable> {
+  const row = await db.selectFrom('api_keys').selectAll().where('id', '=', keyId).where('consumer_id', '=', consumerId).executeTakeFirst();
+  if (row === undefined) throw new ControlPlaneError('resource.not_found', `Consumer "${consumerId}" has no API key "${keyId}".`);
+  return row;
+}
+
 /** Translates a lost race on a unique constraint into the 409 the pre-check would have given. */
 async function conflictOnRace<T>(work: Promise<T>, detail: string): Promise<T> {
   try {
@@ -390,8 +396,7 @@ export const consumersRoutes: RouteModule = (deps) => {
       async ({ trx, audit }) => {
         const consumer = await loadConsumer(trx, id);
         requireTeamOwner(res, [consumer.team_id], `rotate API keys of consumer "${id}"`);
-        const old = await trx.selectFrom('api_keys').selectAll().where('id', '=', keyId).where('consumer_id', '=', id).executeTakeFirst();
-        if (old === undefined) throw new ControlPlaneError('resource.not_found', `Consumer "${id}" has no API key "${keyId}".`);
+        const old = await loadKey(trx, id, keyId);
         if (old.revoked_at !== null) throw new ControlPlaneError('lifecycle.invalid_transition', `API key ${old.prefix} is revoked; issue a new key instead.`, { extensions: { status: 'revoked' } });
         if (old.replaced_by !== null) throw new ControlPlaneError('lifecycle.invalid_transition', `API key ${old.prefix} was rotated already (replaced by ${old.replaced_by}).`, { extensions: { status: 'rotated' } });
         if (!isLive(old, nowMs)) throw new ControlPlaneError('lifecycle.invalid_transition', `API key ${old.prefix} has expired; issue a new key instead.`, { extensions: { status: 'expired' } });
@@ -434,8 +439,7 @@ export const consumersRoutes: RouteModule = (deps) => {
       async ({ trx, audit }) => {
         const consumer = await loadConsumer(trx, id);
         requireTeamOwner(res, [consumer.team_id], `revoke API keys of consumer "${id}"`);
-        const row = await trx.selectFrom('api_keys').selectAll().where('id', '=', keyId).where('consumer_id', '=', id).executeTakeFirst();
-        if (row === undefined) throw new ControlPlaneError('resource.not_found', `Consumer "${id}" has no API key "${keyId}".`);
+        const row = await loadKey(trx, id, keyId);
         if (row.revoked_at !== null) throw new ControlPlaneError('lifecycle.invalid_transition', `API key ${row.prefix} is revoked already.`, { extensions: { status: 'revoked' } });
         const next: ApiKeysTable = { ...row, revoked_at: new Date(clock.now()).toISOString() };
         const result = await trx.updateTable('api_keys').set({ revoked_at: next.revoked_at }).where('id', '=', keyId).where('revoked_at', 'is', null).executeTakeFirst();
