@@ -7,3 +7,4 @@ export * from './openapi.js';
 export * from './runtime.js';
 export * from './admin-api.js';
 export * from './contract-diff.js';
+export * from './access-records.js';

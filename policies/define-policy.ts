@@ -15,33 +15,9 @@ export type RedisClient = ReturnType<typeof createClient>;
 export type { Clock, Logger } from '../contracts/index.js';
 import type { Clock, Logger } from '../contracts/index.js';
 
-/** One line of the access log: who called what and what the gateway decided. Never a credential. */
-export interface AccessRecord {
-  time: string;
-  traceId: string;
-  requestId: string;
-  api: string | null;
-  version: string | null;
-  operation: string | null;
-  method: string;
-  path: string;
-  status: number;
-  decision: string;
-  latencyMs: number;
-  upstreamLatencyMs: number | null;
-  upstreamStatus: number | null;
-  consumer: string | null;
-  subject: string | null;
-  clientAddress: string;
-  snapshotHash: string;
-  /** The client went away before the answer was complete. */
-  aborted: boolean;
-}
-
-/** Where access records go (a winston JSON-lines file in production, an array in tests). */
-export interface AccessLog {
-  write(record: AccessRecord): void;
-}
+/** Access records and where they go: shared with the control plane, so defined in contracts/. */
+export type { AccessLog, AccessRecord } from '../contracts/index.js';
+import type { AccessLog } from '../contracts/index.js';
 
 /**
  * Resources shared by the policies of one snapshot (one JWKS set per issuer, for example),

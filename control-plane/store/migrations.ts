@@ -208,8 +208,107 @@ const m004: Migration = {
   },
 };
 
+/**
+ * Access records shipped by gateway nodes (batches chained by hash, each stored once per node
+ * and batch id), the notification outbox with one row per delivery and one per attempt, and
+ * each consumer's webhook signing secret.
+ */
+const m005: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('access_batches')
+      .addColumn('seq', 'integer', (c) => c.primaryKey())
+      .addColumn('node_id', 'text', (c) => c.notNull())
+      .addColumn('batch_id', 'text', (c) => c.notNull())
+      .addColumn('received_at', 'text', (c) => c.notNull())
+      .addColumn('records', 'integer', (c) => c.notNull())
+      .addColumn('first_at', 'text', (c) => c.notNull())
+      .addColumn('last_at', 'text', (c) => c.notNull())
+      .addColumn('prev_hash', 'text', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .addUniqueConstraint('access_batches_node_batch', ['node_id', 'batch_id'])
+      .execute();
+    await db.schema
+      .createTable('access_batch_head')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('seq', 'integer', (c) => c.notNull())
+      .addColumn('hash', 'text', (c) => c.notNull())
+      .execute();
+    await (db as Kysely<{ access_batch_head: { id: number; seq: number; hash: string } }>)
+      .insertInto('access_batch_head')
+      .values({ id: 1, seq: 0, hash: '0'.repeat(64) })
+      .execute();
+    await db.schema
+      .createTable('access_records')
+      .addColumn('batch_seq', 'integer', (c) => c.notNull().references('access_batches.seq'))
+      .addColumn('idx', 'integer', (c) => c.notNull())
+      .addColumn('at', 'text', (c) => c.notNull())
+      .addColumn('node_id', 'text', (c) => c.notNull())
+      .addColumn('trace_id', 'text', (c) => c.notNull())
+      .addColumn('request_id', 'text', (c) => c.notNull())
+      .addColumn('api', 'text')
+      .addColumn('version', 'text')
+      .addColumn('operation', 'text')
+      .addColumn('method', 'text', (c) => c.notNull())
+      .addColumn('path', 'text', (c) => c.notNull())
+      .addColumn('status', 'integer', (c) => c.notNull())
+      .addColumn('decision', 'text', (c) => c.notNull())
+      .addColumn('latency_us', 'integer', (c) => c.notNull())
+      .addColumn('upstream_latency_us', 'integer')
+      .addColumn('upstream_status', 'integer')
+      .addColumn('consumer', 'text')
+      .addColumn('subject', 'text')
+      .addColumn('client_address', 'text', (c) => c.notNull())
+      .addColumn('snapshot_hash', 'text', (c) => c.notNull())
+      .addColumn('aborted', 'integer', (c) => c.notNull())
+      .addPrimaryKeyConstraint('access_records_pk', ['batch_seq', 'idx'])
+      .execute();
+    await db.schema.createIndex('access_records_at').on('access_records').columns(['at']).execute();
+    await db.schema.createIndex('access_records_operation').on('access_records').columns(['api', 'version', 'operation', 'at']).execute();
+    await db.schema.createIndex('access_records_consumer').on('access_records').columns(['consumer', 'at']).execute();
+    await db.schema.createIndex('access_records_trace').on('access_records').columns(['trace_id']).execute();
+
+    await db.schema.alterTable('consumers').addColumn('webhook_secret', 'text').execute();
+    await db.schema
+      .createTable('notifications')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('event_id', 'text', (c) => c.notNull())
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('api', 'text')
+      .addColumn('version', 'text')
+      .addColumn('consumer_id', 'text', (c) => c.notNull())
+      .addColumn('channel', 'text', (c) => c.notNull())
+      .addColumn('target', 'text', (c) => c.notNull())
+      .addColumn('payload', 'text', (c) => c.notNull())
+      .addColumn('impacted', 'integer', (c) => c.notNull())
+      .addColumn('status', 'text', (c) => c.notNull())
+      .addColumn('attempts', 'integer', (c) => c.notNull())
+      .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+      .addColumn('locked_until', 'text')
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('delivered_at', 'text')
+      .addColumn('last_error', 'text')
+      .addColumn('dedupe_key', 'text', (c) => c.unique())
+      .execute();
+    await db.schema.createIndex('notifications_due').on('notifications').columns(['status', 'next_attempt_at']).execute();
+    await db.schema.createIndex('notifications_consumer').on('notifications').columns(['consumer_id', 'created_at']).execute();
+    await db.schema
+      .createTable('notification_attempts')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('notification_id', 'text', (c) => c.notNull().references('notifications.id'))
+      .addColumn('attempt', 'integer', (c) => c.notNull())
+      .addColumn('at', 'text', (c) => c.notNull())
+      .addColumn('outcome', 'text', (c) => c.notNull())
+      .addColumn('status_code', 'integer')
+      .addColumn('latency_ms', 'integer', (c) => c.notNull())
+      .addColumn('error', 'text')
+      .execute();
+    await db.schema.createIndex('notification_attempts_notification').on('notification_attempts').columns(['notification_id', 'attempt']).execute();
+  },
+};
+
 /** Every migration, by name (applied in name order). */
-export const MIGRATIONS: Readonly<Record<string, Migration>> = { '001_initial': m001, '002_consumers_subscriptions': m002, '003_version_lifecycle': m003, '004_version_successor': m004 };
+export const MIGRATIONS: Readonly<Record<string, Migration>> = { '001_initial': m001, '002_consumers_subscriptions': m002, '003_version_lifecycle': m003, '004_version_successor': m004, '005_access_notifications': m005 };
 
 export const migrationProvider: MigrationProvider = {
   getMigrations: async () => ({ ...MIGRATIONS }),

@@ -83,6 +83,8 @@ export interface ConsumersTable {
   client_ids: string;
   webhook_url: string | null;
   email: string | null;
+  /** Standard Webhooks signing secret (`whsec_…`), made when a webhook URL is first set (005). */
+  webhook_secret?: string | null;
   created_at: string;
   updated_at: string;
   revision: number;
@@ -166,6 +168,90 @@ export interface GatewayNodesTable {
   last_seen: string;
 }
 
+/** One batch of access records from one gateway node, chained like the admin audit (005). */
+export interface AccessBatchesTable {
+  seq: number;
+  node_id: string;
+  batch_id: string;
+  received_at: string;
+  records: number;
+  first_at: string;
+  last_at: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface AccessBatchHeadTable {
+  id: number;
+  seq: number;
+  hash: string;
+}
+
+/** One access record; latencies in integer microseconds so hashes recompute exactly (005). */
+export interface AccessRecordsTable {
+  batch_seq: number;
+  idx: number;
+  at: string;
+  node_id: string;
+  trace_id: string;
+  request_id: string;
+  api: string | null;
+  version: string | null;
+  operation: string | null;
+  method: string;
+  path: string;
+  status: number;
+  decision: string;
+  latency_us: number;
+  upstream_latency_us: number | null;
+  upstream_status: number | null;
+  consumer: string | null;
+  subject: string | null;
+  client_address: string;
+  snapshot_hash: string;
+  /** Boolean as 0 / 1. */
+  aborted: number;
+}
+
+/** The notification outbox: one row per event, consumer and channel (005). */
+export interface NotificationsTable {
+  id: string;
+  /** Shared by the deliveries of one event. */
+  event_id: string;
+  type: string;
+  api: string | null;
+  version: string | null;
+  consumer_id: string;
+  channel: 'webhook' | 'email';
+  /** The webhook URL or email address at the time of the event. */
+  target: string;
+  /** JSON: the event as delivered (`{ type, timestamp, data }`). */
+  payload: string;
+  /** 0 / 1: the consumer called what the event is about. */
+  impacted: number;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  next_attempt_at: string;
+  /** A dispatcher holds the row until then. */
+  locked_until: string | null;
+  created_at: string;
+  delivered_at: string | null;
+  last_error: string | null;
+  /** Keeps scheduled events (sunset reminders) to one row each. */
+  dedupe_key: string | null;
+}
+
+export interface NotificationAttemptsTable {
+  id: string;
+  notification_id: string;
+  attempt: number;
+  at: string;
+  outcome: 'delivered' | 'failed';
+  status_code: number | null;
+  latency_ms: number;
+  error: string | null;
+}
+
 export interface Database {
   teams: TeamsTable;
   apis: ApisTable;
@@ -180,4 +266,9 @@ export interface Database {
   audit_head: AuditHeadTable;
   snapshots: SnapshotsTable;
   gateway_nodes: GatewayNodesTable;
+  access_batches: AccessBatchesTable;
+  access_batch_head: AccessBatchHeadTable;
+  access_records: AccessRecordsTable;
+  notifications: NotificationsTable;
+  notification_attempts: NotificationAttemptsTable;
 }
