@@ -35,6 +35,7 @@ export type ProblemCode =
   | 'idempotency.in_flight'
   | 'idempotency.store_unavailable'
   | 'version.retired'
+  | 'version.deprecated'
   | 'version.breaking_change'
   | 'contract.lint_failed'
   | 'upstream.unavailable'
@@ -94,6 +95,7 @@ export const PROBLEM_CODES: Readonly<Record<ProblemCode, ProblemCodeInfo>> = {
   'idempotency.in_flight': { status: 409, title: 'A request with this Idempotency-Key is in flight' },
   'idempotency.store_unavailable': { status: 503, title: 'Idempotency store unavailable' },
   'version.retired': { status: 410, title: 'API version retired' },
+  'version.deprecated': { status: 409, title: 'API version deprecated' },
   'version.breaking_change': { status: 422, title: 'Breaking change within a major version' },
   'contract.lint_failed': { status: 422, title: 'Contract fails the governance lint' },
   'upstream.unavailable': { status: 502, title: 'Upstream unavailable' },

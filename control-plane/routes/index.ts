@@ -1,6 +1,7 @@
 /** @module The admin API's resource routers and their OpenAPI fragments, in one list. */
 import type { RouteModule } from '../app.js';
 import type { OpenApiFragment } from '../openapi.js';
+import { accessOpenApi, accessRoutes } from './access.js';
 import { apisOpenApi, apisRoutes } from './apis.js';
 import { auditOpenApi, auditRoutes } from './audit.js';
 import { consumersOpenApi, consumersRoutes } from './consumers.js';
@@ -10,6 +11,6 @@ import { teamsOpenApi, teamsRoutes } from './teams.js';
 import { versionsOpenApi, versionsRoutes } from './versions.js';
 
 /** Mounted under /api/v1 behind authentication. */
-export const ADMIN_ROUTES: readonly RouteModule[] = [teamsRoutes, apisRoutes, versionsRoutes, plansRoutes, consumersRoutes, subscriptionsRoutes, auditRoutes];
+export const ADMIN_ROUTES: readonly RouteModule[] = [teamsRoutes, apisRoutes, versionsRoutes, plansRoutes, consumersRoutes, subscriptionsRoutes, auditRoutes, accessRoutes];
 
-export const ADMIN_OPENAPI: readonly OpenApiFragment[] = [teamsOpenApi, apisOpenApi, versionsOpenApi, plansOpenApi, consumersOpenApi, subscriptionsOpenApi, auditOpenApi];
+export const ADMIN_OPENAPI: readonly OpenApiFragment[] = [teamsOpenApi, apisOpenApi, versionsOpenApi, plansOpenApi, consumersOpenApi, subscriptionsOpenApi, auditOpenApi, accessOpenApi];

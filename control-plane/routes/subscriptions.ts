@@ -121,7 +121,16 @@ export const subscriptionsRoutes: RouteModule = (deps) => {
         const api = await trx.selectFrom('apis').select('slug').where('slug', '=', input.api).executeTakeFirst();
         if (api === undefined) throw fieldProblem('/body/api', `is not a known API ("${input.api}")`);
         const published = await trx.selectFrom('api_versions').select('id').where('api_slug', '=', input.api).where('major', '=', input.major).where('status', '=', 'published').executeTakeFirst();
-        if (published === undefined) throw fieldProblem('/body/major', `API "${input.api}" has no published version ${input.major}.x`);
+        if (published === undefined) {
+          // A deprecated major takes no new consumers: they are pointed at its successor.
+          const deprecated = await trx.selectFrom('api_versions').select(['version', 'sunset', 'successor']).where('api_slug', '=', input.api).where('major', '=', input.major).where('status', 'in', ['deprecated', 'retired']).orderBy('updated_at', 'desc').executeTakeFirst();
+          if (deprecated !== undefined) {
+            throw new ControlPlaneError('version.deprecated', `${input.api} v${input.major} is deprecated${deprecated.sunset === null ? '' : ` (sunset ${deprecated.sunset})`} and takes no new subscriptions${deprecated.successor == null ? '' : `; subscribe to its successor ${deprecated.successor}`}.`, {
+              extensions: { api: input.api, major: input.major, version: deprecated.version, sunset: deprecated.sunset, successor: deprecated.successor ?? null },
+            });
+          }
+          throw fieldProblem('/body/major', `API "${input.api}" has no published version ${input.major}.x`);
+        }
         const plan = await trx.selectFrom('plans').select('id').where('id', '=', input.plan).executeTakeFirst();
         if (plan === undefined) throw fieldProblem('/body/plan', `is not a known plan ("${input.plan}")`);
         const open = await trx
@@ -281,7 +290,7 @@ export const subscriptionsOpenApi: OpenApiFragment = {
       },
       post: {
         summary: 'Request a subscription',
-        description: 'Role: owner of the consumer\'s team, or admin. Starts `pending`; the API\'s owning team decides. The major needs a published version. One pending or active subscription per consumer + API + major (409).',
+        description: 'Role: owner of the consumer\'s team, or admin. Starts `pending`; the API\'s owning team decides. The major needs a published version; a deprecated (or retired) major answers 409 `version.deprecated` naming its sunset and successor. One pending or active subscription per consumer + API + major (409).',
         requestBody: { required: true, content: json('SubscriptionInput') },
         responses: { '201': { description: 'Requested (ETag, Location).', content: json('Subscription') }, '400': problem, '401': problem, '403': problem, '409': problem },
       },

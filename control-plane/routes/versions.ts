@@ -11,6 +11,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import {
   diffContracts,
+  type ContractChange,
   LIFECYCLE_ACTIONS,
   transitionInputSchema,
   versionInputSchema,
@@ -29,6 +30,7 @@ import { bodyValidator, checkIfMatch, etagOf, mutate, pageParams, sendResource, 
 import type { OpenApiFragment } from '../openapi.js';
 import { createPolicyBindingChecker, type FieldProblem } from '../policy-schemas.js';
 import { lintContract } from '../lint/lint.js';
+import { affectedOperations, trafficImpact, type ConsumerImpact } from '../access/impact.js';
 import type { Store } from '../store/db.js';
 import type { ApisTable, ApiVersionsTable, VersionTransitionsTable } from '../store/schema.js';
 import { checkContract, compareSemver, parseSemver } from '../version-contract.js';
@@ -133,6 +135,74 @@ async function comparisonBase(store: Store, row: ApiVersionsTable): Promise<ApiV
 function diffReport(before: ApiVersionsTable, after: ApiVersionsTable) {
   const diff = diffContracts(JSON.parse(before.contract) as object, JSON.parse(after.contract) as object);
   return { version: after.version, against: before.version, sameMajor: before.major === after.major, breaking: diff.breaking, changes: diff.changes };
+}
+
+/** Default and largest look-back of traffic impact, days. */
+export const IMPACT_DEFAULT_DAYS = 30;
+export const IMPACT_MAX_DAYS = 400;
+
+export interface BreakingImpact {
+  against: string;
+  changes: (ContractChange & { operations: string[]; consumers: Omit<ConsumerImpact, 'operations'>[] })[];
+  /** Everyone who called an operation a breaking change touches. */
+  consumers: ConsumerImpact[];
+}
+
+export interface ImpactReport {
+  api: string;
+  version: string;
+  days: number;
+  since: string;
+  /** Who calls this version's major: whom deprecating or retiring it affects. */
+  usage: { versions: string[]; consumers: ConsumerImpact[] };
+  /** Against an older version (by default the comparison base): who calls what breaks. Null when nothing older is published. */
+  breaking: BreakingImpact | null;
+}
+
+async function majorVersions(store: Store, api: string, major: number): Promise<string[]> {
+  return (await store.db.selectFrom('api_versions').select('version').where('api_slug', '=', api).where('major', '=', major).execute()).map((row) => row.version);
+}
+
+/**
+ * Traffic impact of a version from the shipped access records: its major's callers, and the
+ * callers of the operations its breaking changes against `base` touch.
+ */
+export async function impactOf(store: Store, nowMs: number, row: ApiVersionsTable, base: ApiVersionsTable | undefined, days: number): Promise<ImpactReport> {
+  const since = new Date(nowMs - days * 86_400_000).toISOString();
+  const versions = await majorVersions(store, row.api_slug, row.major);
+  const usage = { versions, consumers: await trafficImpact(store.db, { api: row.api_slug, versions, since }) };
+  let breaking: BreakingImpact | null = null;
+  if (base !== undefined && compareSemver(base.version, row.version) < 0) {
+    const operations = JSON.parse(base.operations) as OperationSpec[];
+    const changes = diffReport(base, row).changes.filter((change) => change.breaking);
+    const touched = changes.map((change) => affectedOperations(change, operations));
+    const all = [...new Set(touched.flat())];
+    const consumers = await trafficImpact(store.db, { api: row.api_slug, versions: await majorVersions(store, row.api_slug, base.major), operations: all, since });
+    breaking = {
+      against: base.version,
+      changes: changes.map((change, i) => {
+        const ops = new Set(touched[i]);
+        const hit = consumers
+          .map((consumer) => {
+            const used = consumer.operations.filter((op) => ops.has(op.operationId));
+            return { consumer: consumer.consumer, name: consumer.name, calls: used.reduce((n, op) => n + op.calls, 0), lastSeen: used.reduce((at, op) => (op.lastSeen > at ? op.lastSeen : at), '') };
+          })
+          .filter((consumer) => consumer.calls > 0);
+        return { ...change, operations: [...ops], consumers: hit };
+      }),
+      consumers,
+    };
+  }
+  return { api: row.api_slug, version: row.version, days, since, usage, breaking };
+}
+
+/** `?days=`: 1 to IMPACT_MAX_DAYS, default IMPACT_DEFAULT_DAYS. */
+function daysParam(req: Request): number {
+  const raw = req.query.days;
+  if (raw === undefined) return IMPACT_DEFAULT_DAYS;
+  const days = typeof raw === 'string' && /^\d{1,3}$/.test(raw) ? Number(raw) : Number.NaN;
+  if (!(days >= 1 && days <= IMPACT_MAX_DAYS)) throw validationFailed([{ pointer: '/query/days', detail: `must be a whole number of days from 1 to ${IMPACT_MAX_DAYS}` }]);
+  return days;
 }
 
 async function loadVersion(store: Store, slug: string, version: string): Promise<{ api: ApisTable; row: ApiVersionsTable }> {
@@ -241,6 +311,35 @@ export const versionsRoutes: RouteModule = (deps) => {
   router.get('/apis/:api/versions/:version/lint', readers, async (req, res) => {
     const { row } = await loadVersion(store, req.params.api as string, req.params.version as string);
     sendResource(res, 200, await lintContract(JSON.parse(row.contract) as Record<string, unknown>));
+  });
+
+  /** The version named by `?against=`, or the comparison base. */
+  async function baseFor(req: Request, row: ApiVersionsTable): Promise<ApiVersionsTable | undefined> {
+    const against = req.query.against;
+    if (against !== undefined && (typeof against !== 'string' || against.length === 0)) {
+      throw validationFailed([{ pointer: '/query/against', detail: 'must be a version of this API' }]);
+    }
+    return against === undefined ? comparisonBase(store, row) : (await loadVersion(store, row.api_slug, against)).row;
+  }
+
+  // Who the version's changes and its deprecation would hit, from the gateways' access records.
+  router.get('/apis/:api/versions/:version/impact', readers, async (req, res) => {
+    const { row } = await loadVersion(store, req.params.api as string, req.params.version as string);
+    const days = daysParam(req);
+    sendResource(res, 200, await impactOf(store, clock.now(), row, await baseFor(req, row), days));
+  });
+
+  // Everything a reviewer weighs in one answer: the version, its lint, its diff and its impact.
+  router.get('/apis/:api/versions/:version/review', readers, async (req, res) => {
+    const { row } = await loadVersion(store, req.params.api as string, req.params.version as string);
+    const days = daysParam(req);
+    const base = await baseFor(req, row);
+    sendResource(res, 200, {
+      version: versionView(row, false),
+      lint: await lintContract(JSON.parse(row.contract) as Record<string, unknown>),
+      diff: base === undefined ? null : diffReport(base, row),
+      impact: await impactOf(store, clock.now(), row, base, days),
+    }, versionEtag(row));
   });
 
   router.get('/apis/:api/versions/:version/transitions', readers, async (req, res) => {
@@ -525,6 +624,24 @@ export const versionsOpenApi: OpenApiFragment = {
           'Submitting a version whose contract has errors answers 422 `contract.lint_failed` with its error and warning findings.',
         parameters: versionParams,
         responses: { '200': { description: 'The lint report.' }, '401': problem, '403': problem, '404': problem },
+      },
+    },
+    '/apis/{api}/versions/{version}/impact': {
+      get: {
+        summary: 'Which consumers the version\'s changes and deprecation would hit',
+        description:
+          'Roles: owner, reviewer, auditor, admin. From the access records the gateways ship, over the last `days` (default 30): `usage` lists the consumers that called any operation of this version\'s major (whom deprecating it affects); ' +
+          '`breaking` (against `?against=` or the comparison base, when older) lists each breaking change with the operations it touches and the consumers that called them, with call counts and last-seen times.',
+        parameters: [...versionParams, { name: 'days', in: 'query', schema: { type: 'integer', minimum: 1, maximum: IMPACT_MAX_DAYS, default: IMPACT_DEFAULT_DAYS } }, { name: 'against', in: 'query', schema: { type: 'string' } }],
+        responses: { '200': { description: 'The impact report.' }, '400': problem, '401': problem, '403': problem, '404': problem },
+      },
+    },
+    '/apis/{api}/versions/{version}/review': {
+      get: {
+        summary: 'What a reviewer weighs: lint findings, diff and traffic impact',
+        description: 'Roles: owner, reviewer, auditor, admin. `{ version, lint, diff, impact }`: the lint report, the diff against `?against=` or the comparison base (null when there is none) and the impact report (`days`, default 30). Answers with the version\'s ETag, for approve / reject.',
+        parameters: [...versionParams, { name: 'days', in: 'query', schema: { type: 'integer', minimum: 1, maximum: IMPACT_MAX_DAYS, default: IMPACT_DEFAULT_DAYS } }, { name: 'against', in: 'query', schema: { type: 'string' } }],
+        responses: { '200': { description: 'The review.' }, '400': problem, '401': problem, '403': problem, '404': problem },
       },
     },
     '/apis/{api}/versions/{version}/transitions': {

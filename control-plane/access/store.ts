@@ -1,0 +1,173 @@
+/**
+ * @module Access records shipped by the gateway nodes: stored once per node and batch id, and
+ * chained like the admin audit. A batch's hash is the SHA-256 of the canonical JSON of its row
+ * (the hash aside) plus the digest of its records as stored, so changing, removing or
+ * reordering a record or a batch breaks every link after it; `verifyAccessChain` names the
+ * first broken one. Appends are serialised by a lock on the single `access_batch_head` row.
+ */
+import { createHash } from 'node:crypto';
+import type { Kysely, Transaction } from 'kysely';
+import { canonicalJson, type AccessBatch, type AccessBatchReceipt, type AccessRecord } from '../../contracts/index.js';
+import type { Dialect } from '../store/db.js';
+import type { AccessBatchesTable, AccessRecordsTable, Database } from '../store/schema.js';
+
+export const ACCESS_GENESIS_HASH = '0'.repeat(64);
+
+/** Rows per INSERT: SQLite allows 32766 bound parameters, a record has 21 columns. */
+const INSERT_CHUNK = 500;
+
+const micros = (ms: number | null): number | null => (ms === null ? null : Math.min(2_147_483_647, Math.round(ms * 1000)));
+
+function recordRow(batchSeq: number, idx: number, nodeId: string, record: AccessRecord): AccessRecordsTable {
+  return {
+    batch_seq: batchSeq,
+    idx,
+    at: new Date(record.time).toISOString(),
+    node_id: nodeId,
+    trace_id: record.traceId,
+    request_id: record.requestId,
+    api: record.api,
+    version: record.version,
+    operation: record.operation,
+    method: record.method,
+    path: record.path,
+    status: record.status,
+    decision: record.decision,
+    latency_us: micros(record.latencyMs)!,
+    upstream_latency_us: micros(record.upstreamLatencyMs),
+    upstream_status: record.upstreamStatus,
+    consumer: record.consumer,
+    subject: record.subject,
+    client_address: record.clientAddress,
+    snapshot_hash: record.snapshotHash,
+    aborted: record.aborted ? 1 : 0,
+  };
+}
+
+/** PostgreSQL answers integers as numbers, SQLite too; counts may come back as strings. */
+function normalise(row: AccessRecordsTable): AccessRecordsTable {
+  return {
+    ...row,
+    batch_seq: Number(row.batch_seq),
+    idx: Number(row.idx),
+    status: Number(row.status),
+    latency_us: Number(row.latency_us),
+    upstream_latency_us: row.upstream_latency_us === null ? null : Number(row.upstream_latency_us),
+    upstream_status: row.upstream_status === null ? null : Number(row.upstream_status),
+    aborted: Number(row.aborted),
+  };
+}
+
+function digestRecords(rows: readonly AccessRecordsTable[]): string {
+  const hash = createHash('sha256');
+  for (const row of rows) hash.update(canonicalJson(normalise(row))).update('\n');
+  return hash.digest('hex');
+}
+
+function batchHash(batch: Omit<AccessBatchesTable, 'hash'>, recordsDigest: string): string {
+  const content = { ...batch, seq: Number(batch.seq), records: Number(batch.records), recordsDigest };
+  return createHash('sha256').update(canonicalJson(content)).digest('hex');
+}
+
+/** The record as the API shows it. */
+export function accessRecordView(row: AccessRecordsTable): AccessRecord & { nodeId: string; batchSeq: number } {
+  const r = normalise(row);
+  return {
+    time: r.at,
+    traceId: r.trace_id,
+    requestId: r.request_id,
+    api: r.api,
+    version: r.version,
+    operation: r.operation,
+    method: r.method,
+    path: r.path,
+    status: r.status,
+    decision: r.decision,
+    latencyMs: r.latency_us / 1000,
+    upstreamLatencyMs: r.upstream_latency_us === null ? null : r.upstream_latency_us / 1000,
+    upstreamStatus: r.upstream_status,
+    consumer: r.consumer,
+    subject: r.subject,
+    clientAddress: r.client_address,
+    snapshotHash: r.snapshot_hash,
+    aborted: r.aborted === 1,
+    nodeId: r.node_id,
+    batchSeq: r.batch_seq,
+  };
+}
+
+/**
+ * Stores a batch and its records in one transaction, unless this node sent this batch id
+ * before (then it answers with the stored batch, `duplicate: true`).
+ *
+ * @example
+ * const receipt = await appendAccessBatch(store.db, store.dialect, clock.now(), { nodeId: 'gw-1', batchId: '0001', records });
+ */
+export async function appendAccessBatch(db: Kysely<Database>, dialect: Dialect, nowMs: number, batch: AccessBatch): Promise<AccessBatchReceipt> {
+  return db.transaction().execute(async (trx: Transaction<Database>) => {
+    let headQuery = trx.selectFrom('access_batch_head').select(['seq', 'hash']).where('id', '=', 1);
+    if (dialect === 'postgres') headQuery = headQuery.forUpdate();
+    const head = await headQuery.executeTakeFirstOrThrow();
+    // Under the head lock, so a concurrent re-send of the same batch waits and finds it.
+    const existing = await trx.selectFrom('access_batches').select(['seq', 'hash']).where('node_id', '=', batch.nodeId).where('batch_id', '=', batch.batchId).executeTakeFirst();
+    if (existing !== undefined) return { batchId: batch.batchId, accepted: 0, duplicate: true, seq: Number(existing.seq), hash: existing.hash };
+    const seq = Number(head.seq) + 1;
+    const rows = batch.records.map((record, idx) => recordRow(seq, idx, batch.nodeId, record));
+    const times = rows.map((row) => row.at).sort();
+    const content: Omit<AccessBatchesTable, 'hash'> = {
+      seq,
+      node_id: batch.nodeId,
+      batch_id: batch.batchId,
+      received_at: new Date(nowMs).toISOString(),
+      records: rows.length,
+      first_at: times[0]!,
+      last_at: times[times.length - 1]!,
+      prev_hash: head.hash,
+    };
+    const hash = batchHash(content, digestRecords(rows));
+    await trx.insertInto('access_batches').values({ ...content, hash }).execute();
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK) await trx.insertInto('access_records').values(rows.slice(i, i + INSERT_CHUNK)).execute();
+    await trx.updateTable('access_batch_head').set({ seq, hash }).where('id', '=', 1).execute();
+    return { batchId: batch.batchId, accepted: rows.length, duplicate: false, seq, hash };
+  });
+}
+
+export type AccessChainVerdict =
+  | { intact: true; batches: number; records: number; head: string }
+  | { intact: false; batches: number; records: number; brokenAt: { seq: number; nodeId: string | null; batchId: string | null; reason: string } };
+
+/**
+ * Recomputes the access chain from the first batch, each batch's records included.
+ *
+ * @example
+ * const verdict = await verifyAccessChain(store.db);
+ */
+export async function verifyAccessChain(db: Kysely<Database>, pageSize = 200): Promise<AccessChainVerdict> {
+  let expectedSeq = 1;
+  let prev = ACCESS_GENESIS_HASH;
+  let batches = 0;
+  let records = 0;
+  for (;;) {
+    const page = await db.selectFrom('access_batches').selectAll().where('seq', '>=', expectedSeq).orderBy('seq').limit(pageSize).execute();
+    for (const row of page) {
+      const seq = Number(row.seq);
+      const broken = (reason: string) => ({ intact: false as const, batches, records, brokenAt: { seq, nodeId: row.node_id, batchId: row.batch_id, reason } });
+      if (seq !== expectedSeq) return { intact: false, batches, records, brokenAt: { seq: expectedSeq, nodeId: null, batchId: null, reason: `batch ${expectedSeq} is missing` } };
+      if (row.prev_hash !== prev) return broken('prev_hash does not match the previous batch');
+      const stored = await db.selectFrom('access_records').selectAll().where('batch_seq', '=', seq).orderBy('idx').execute();
+      if (stored.length !== Number(row.records) || stored.some((record, i) => Number(record.idx) !== i)) return broken('records of the batch were removed or added');
+      const { hash, ...content } = row;
+      if (batchHash(content, digestRecords(stored)) !== hash) return broken('the batch or its records do not match its hash');
+      prev = hash;
+      expectedSeq++;
+      batches++;
+      records += stored.length;
+    }
+    if (page.length < pageSize) break;
+  }
+  const head = await db.selectFrom('access_batch_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirstOrThrow();
+  if (Number(head.seq) !== batches || head.hash !== prev) {
+    return { intact: false, batches, records, brokenAt: { seq: batches + 1, nodeId: null, batchId: null, reason: 'batches after the last stored one were removed (head is ahead)' } };
+  }
+  return { intact: true, batches, records, head: prev };
+}
