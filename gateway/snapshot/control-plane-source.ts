@@ -5,33 +5,23 @@
  * `PUT /api/v1/gateway/nodes/{nodeId}` after every apply attempt (and as a heartbeat), and keeps
  * the last snapshot that applied in a cache file (written atomically) so a node restarted while
  * the control plane is down starts serving from it. Access tokens come from the
- * client-credentials grant (openid-client; token endpoint by the issuer's discovery), renewed
- * before they expire. An unreachable control plane or identity provider is retried with
- * exponential backoff and jitter; the snapshot applied last keeps serving meanwhile.
+ * client-credentials grant (control-plane-token.ts), renewed before they expire, minted here or
+ * by a token source the node shares with its access-record shipper. An unreachable control
+ * plane or identity provider is retried with exponential backoff and jitter; the snapshot
+ * applied last keeps serving meanwhile.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import * as oidc from 'openid-client';
 import type { Logger } from '../../policies/index.js';
+import { createControlPlaneTokenSource, describeControlPlaneFailure, type ControlPlaneCredentials, type ControlPlaneTokenSource } from './control-plane-token.js';
 import type { SnapshotSink, SnapshotSource } from './source.js';
 
-export interface ControlPlaneSnapshotSourceOptions {
+export interface ControlPlaneSnapshotSourceSettings {
   /** Base URL of the control plane, e.g. `http://control-plane:4000` (`/api/v1/...` is appended). */
   controlPlaneUrl: string;
   /** This node's id in reports (`GET /api/v1/gateway/nodes`), e.g. the host name. */
   nodeId: string;
-  /** OpenID issuer whose discovery document names the token endpoint. */
-  issuer: string;
-  /** Service client granted the control plane's `gateway` role. */
-  clientId: string;
-  clientSecret: string;
-  /** Client authentication at the token endpoint. Default `client_secret_basic`. */
-  tokenEndpointAuthMethod?: 'client_secret_basic' | 'client_secret_post';
-  /** `scope` of the token request. Default none (the provider's default for the client). */
-  scope?: string;
-  /** RFC 8707 `resource` of the token request. Default none. */
-  resource?: string;
   /** Where the last good snapshot is kept; absent: no cache (a restart needs the control plane). */
   cacheFile?: string;
   logger: Logger;
@@ -43,22 +33,21 @@ export interface ControlPlaneSnapshotSourceOptions {
   backoffMaxMs?: number;
   /** A report is sent at least this often while the control plane answers. Default 30000 ms. */
   heartbeatMs?: number;
-  /**
-   * Allow plain-HTTP token requests to a non-loopback issuer. Default false: only
-   * `http://127.0.0.1`, `localhost` and `[::1]` issuers may use HTTP.
-   */
-  allowInsecureHttp?: boolean;
   fetch?: typeof fetch;
   /** Jitter source in [0, 1). Default `Math.random`. */
   random?: () => number;
   now?: () => number;
 }
 
-/** Renewed this long before it expires (or at 80 % of a shorter lifetime). */
-const TOKEN_RENEW_MARGIN_MS = 60_000;
+/**
+ * The source's settings plus where its access tokens come from: the node's client credentials (a
+ * token source of its own), or `tokens`, one token source shared with the node's other callers of
+ * the control plane (the access-record shipper).
+ */
+export type ControlPlaneSnapshotSourceOptions = ControlPlaneSnapshotSourceSettings & (ControlPlaneCredentials | { tokens: ControlPlaneTokenSource });
+
 /** Reports longer than this are cut (the control plane accepts 2000 characters). */
 const MAX_ERROR_CHARS = 2000;
-const LOOPBACK_HTTP = /^http:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?(\/|$)/;
 
 /** A failure talking to the control plane or the identity provider, safe to log. */
 class SourceError extends Error {
@@ -68,74 +57,7 @@ class SourceError extends Error {
 /** What a failed exchange says, without anything the peer sent beyond a problem code. */
 function describeFailure(error: unknown): string {
   if (error instanceof SourceError) return error.message;
-  if (error instanceof oidc.ResponseBodyError) return `identity provider refused the client credentials (${error.error}, HTTP ${error.status})`;
-  const e = error as Error & { cause?: { code?: string; message?: string } };
-  const cause = e.cause?.code ?? e.cause?.message;
-  return cause === undefined ? `${e.name}: ${e.message}` : `${e.message} (${cause})`;
-}
-
-interface TokenSource {
-  get(signal: AbortSignal): Promise<string>;
-  /** The control plane refused the token: mint a new one next time. */
-  invalidate(): void;
-}
-
-function createTokenSource(options: ControlPlaneSnapshotSourceOptions, fetchFn: typeof fetch, now: () => number): TokenSource {
-  const issuer = new URL(options.issuer);
-  const insecure = options.allowInsecureHttp === true || LOOPBACK_HTTP.test(issuer.href);
-  const auth =
-    (options.tokenEndpointAuthMethod ?? 'client_secret_basic') === 'client_secret_basic'
-      ? oidc.ClientSecretBasic(options.clientSecret)
-      : oidc.ClientSecretPost(options.clientSecret);
-  const parameters: Record<string, string> = {
-    ...(options.scope === undefined ? {} : { scope: options.scope }),
-    ...(options.resource === undefined ? {} : { resource: options.resource }),
-  };
-  let config: oidc.Configuration | undefined;
-  let token: { value: string; renewAt: number } | undefined;
-  let minting: Promise<string> | undefined;
-
-  async function mint(): Promise<string> {
-    // Discovery is repeated until it succeeds once (the provider may start after the gateway).
-    config ??= await oidc.discovery(issuer, options.clientId, undefined, auth, {
-      [oidc.customFetch]: fetchFn,
-      ...(insecure ? { execute: [oidc.allowInsecureRequests] } : {}),
-    });
-    const response = await oidc.clientCredentialsGrant(config, parameters);
-    const lifetimeMs = (response.expiresIn() ?? 300) * 1000;
-    token = { value: response.access_token, renewAt: now() + Math.min(lifetimeMs - TOKEN_RENEW_MARGIN_MS, lifetimeMs * 0.8) };
-    options.logger.debug('control-plane access token obtained', { clientId: options.clientId, expiresInSeconds: lifetimeMs / 1000 });
-    return token.value;
-  }
-
-  return {
-    get(signal) {
-      if (token !== undefined && now() < token.renewAt) return Promise.resolve(token.value);
-      minting ??= mint().finally(() => {
-        minting = undefined;
-      });
-      const pending = minting;
-      // The grant itself is not aborted; the caller stops waiting for it on close.
-      return new Promise<string>((resolve, reject) => {
-        const onAbort = (): void => reject(new SourceError('closed'));
-        if (signal.aborted) return onAbort();
-        signal.addEventListener('abort', onAbort, { once: true });
-        pending.then(
-          (value) => {
-            signal.removeEventListener('abort', onAbort);
-            resolve(value);
-          },
-          (error: unknown) => {
-            signal.removeEventListener('abort', onAbort);
-            reject(error as Error);
-          },
-        );
-      });
-    },
-    invalidate() {
-      token = undefined;
-    },
-  };
+  return describeControlPlaneFailure(error);
 }
 
 /** Writes `text` to `path` atomically: a temporary file beside it, then a rename. */
@@ -156,6 +78,7 @@ async function writeAtomically(path: string, text: string): Promise<void> {
  * @param options.backoffBaseMs default 250; options.backoffMaxMs default 15000
  * @param options.heartbeatMs default 30000
  * @param options.tokenEndpointAuthMethod default `client_secret_basic`
+ * @param options.tokens a shared token source instead of the credentials (see createControlPlaneTokenSource)
  * @example
  * const source = createControlPlaneSnapshotSource({
  *   controlPlaneUrl: 'http://control-plane:4000', nodeId: 'gw-1',
@@ -177,7 +100,7 @@ export function createControlPlaneSnapshotSource(options: ControlPlaneSnapshotSo
   const fetchFn = options.fetch ?? fetch;
   const random = options.random ?? Math.random;
   const now = options.now ?? Date.now;
-  const tokens = createTokenSource(options, fetchFn, now);
+  const tokens = 'tokens' in options ? options.tokens : createControlPlaneTokenSource({ ...options, fetch: fetchFn, now });
   const closing = new AbortController();
 
   /** The hash the last answer carried (applied or not): the next long poll waits for another. */
