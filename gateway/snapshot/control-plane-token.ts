@@ -103,7 +103,7 @@ export function createControlPlaneTokenSource(options: ControlPlaneTokenSourceOp
       const pending = minting;
       // The grant itself is not aborted (another caller may wait for it); this caller stops waiting.
       return new Promise<string>((resolve, reject) => {
-        const onAbort = (): void => reject(new Error('closed'));
+        const onAbort = (): void => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
         if (signal.aborted) return onAbort();
         signal.addEventListener('abort', onAbort, { once: true });
         pending.then(
