@@ -146,6 +146,42 @@ export function watchAgent(metrics: GatewayMetrics, agent: Agent): void {
   };
 }
 
+/**
+ * A metric whose one value its owner keeps and this reads at scrape time (the access spool's
+ * depth, the shipper's counts): nothing is recorded on the request path.
+ */
+class ScrapeTimeMetric {
+  readonly aggregator = 'sum';
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: 'gauge' | 'counter',
+    public read: () => number,
+  ) {}
+
+  get(): { name: string; help: string; type: string; aggregator: string; values: Array<{ labels: Record<string, string>; value: number }> } {
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: [{ labels: {}, value: this.read() }] };
+  }
+}
+
+/**
+ * Registers `gatehouse_<name>`, read from `read` whenever metrics are scraped. Registering a name
+ * again points it at the new reader (a spool re-created in the same process replaces the old one).
+ *
+ * @example
+ * readAtScrape(metrics, 'access_spool_records', 'Access records waiting to be shipped.', 'gauge', () => spool.depth().records);
+ */
+export function readAtScrape(metrics: GatewayMetrics, name: string, help: string, type: 'gauge' | 'counter', read: () => number): void {
+  const full = `gatehouse_${name}`;
+  const existing = metrics.registry.getSingleMetric(full);
+  if (existing instanceof ScrapeTimeMetric) {
+    existing.read = read;
+    return;
+  }
+  metrics.registry.registerMetric(new ScrapeTimeMetric(full, help, type, read) as never);
+}
+
 /** One labelled series of a histogram: cumulative counts are computed at scrape time. */
 interface HistogramSeries {
   readonly labels: Record<string, string>;
