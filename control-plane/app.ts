@@ -10,6 +10,12 @@ import { createAuthenticator, type AuthOptions } from './auth.js';
 import { ControlPlaneError, problemMiddleware, requestIdOf, type Clock, type Logger } from './errors.js';
 import { createAdminAjv } from './http.js';
 import type { Store } from './store/db.js';
+import type { OutboxChannels } from './notify/outbox.js';
+
+/** A webhook URL check (SSRF): control-plane/notify/url-guard.ts. */
+export type WebhookUrlCheck = (url: string) => { ok: true } | { ok: false; reason: string };
+
+export type ControlPlaneEvents = { 'enforcement-changed': [reason: string]; 'notifications-queued': [] };
 
 /** What every router gets. */
 export interface ControlPlaneDeps {
@@ -22,7 +28,15 @@ export interface ControlPlaneDeps {
    * commit); publications are debounced.
    */
   enforcementChanged(reason: string): void;
-  events: EventEmitter<{ 'enforcement-changed': [reason: string] }>;
+  events: EventEmitter<ControlPlaneEvents>;
+  notifications: {
+    /** Which channels the outbox writes rows for. */
+    channels: OutboxChannels;
+    /** Tells the dispatcher that rows were queued (call after the commit). */
+    queued(): void;
+    /** Refuses webhook URLs that point inside the network (SSRF). */
+    checkWebhookUrl: WebhookUrlCheck;
+  };
 }
 
 /** A router factory; mounted under `/api/v1`, behind authentication unless listed public. */
@@ -39,6 +53,8 @@ export interface ControlPlaneOptions {
   publicRoutes?: readonly RouteModule[];
   /** The admin API's OpenAPI document, served at /api/v1/openapi.json. */
   openapi?: () => object;
+  /** Consumer notifications: email rows only when SMTP is configured; the webhook URL check. Default: webhooks only, no extra URL check. */
+  notifications?: { email?: boolean; checkWebhookUrl?: WebhookUrlCheck };
 }
 
 export interface ControlPlane {
@@ -55,7 +71,7 @@ export interface ControlPlane {
 export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
   const { store, logger } = options;
   const clock = options.clock ?? { now: () => Date.now() };
-  const events = new EventEmitter<{ 'enforcement-changed': [reason: string] }>();
+  const events = new EventEmitter<ControlPlaneEvents>();
   const deps: ControlPlaneDeps = {
     store,
     logger,
@@ -63,6 +79,11 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     ajv: createAdminAjv(),
     events,
     enforcementChanged: (reason) => events.emit('enforcement-changed', reason),
+    notifications: {
+      channels: { email: options.notifications?.email ?? false },
+      queued: () => events.emit('notifications-queued'),
+      checkWebhookUrl: options.notifications?.checkWebhookUrl ?? (() => ({ ok: true })),
+    },
   };
   const app = express();
   app.disable('x-powered-by');

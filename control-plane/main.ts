@@ -11,6 +11,7 @@
  */
 import { join } from 'node:path';
 import type { Role } from './auth.js';
+import { notificationSettingsFromEnv } from './notify/config.js';
 import { createControlPlaneLogger, startControlPlaneServer } from './server.js';
 import { openStore } from './store/db.js';
 
@@ -46,6 +47,7 @@ const server = await startControlPlaneServer({
     ...(env.OIDC_TEAMS_CLAIM ? { teamsClaim: env.OIDC_TEAMS_CLAIM } : {}),
     serviceClients,
   },
+  notifications: notificationSettingsFromEnv(env),
 }).catch((error: NodeJS.ErrnoException) => {
   logger.error('control plane could not start', { code: error.code, error: error.message });
   process.exit(1);

@@ -13,6 +13,8 @@ import { buildAdminOpenApi } from './openapi.js';
 import { ADMIN_OPENAPI, ADMIN_ROUTES } from './routes/index.js';
 import { createGatewayRoutes, gatewayOpenApi } from './routes/gateway.js';
 import type { Store } from './store/db.js';
+import { createNotificationService, type NotificationSettings } from './notify/config.js';
+import type { NotificationDispatcher } from './notify/dispatcher.js';
 
 /** JSON-lines logger for the control plane (winston). */
 export function createControlPlaneLogger(options: { level?: string; component?: string; stream?: NodeJS.WritableStream } = {}): winston.Logger & Logger {
@@ -36,12 +38,15 @@ export interface ControlPlaneServerOptions {
   oidcCallback?: (req: IncomingMessage, res: ServerResponse) => void;
   /** Publication debounce (ms); defaults in the publisher. */
   publishDebounceMs?: number;
+  /** Consumer notifications (see notify/config.ts). Default: webhooks to public addresses only, no email. */
+  notifications?: NotificationSettings;
 }
 
 export interface ControlPlaneServer {
   url: string;
   server: Server;
   cp: ControlPlane;
+  dispatcher: NotificationDispatcher;
   /** Stops long polls and the publisher, then the listener. */
   close(): Promise<void>;
 }
@@ -66,6 +71,11 @@ export async function startControlPlaneServer(options: ControlPlaneServerOptions
 /** Builds the control plane onto a server that already listens (its port is known). */
 export function attachControlPlane(server: Server, options: Omit<ControlPlaneServerOptions, 'port' | 'host'>): ControlPlaneServer {
   const gateway = createGatewayRoutes(options.publishDebounceMs === undefined ? {} : { debounceMs: options.publishDebounceMs });
+  const notify = createNotificationService(options.notifications ?? { webhook: { allowLoopback: false, allowList: [] } }, {
+    store: options.store,
+    logger: options.logger,
+    clock: options.clock ?? { now: () => Date.now() },
+  });
   const cp = createControlPlane({
     store: options.store,
     logger: options.logger,
@@ -73,7 +83,9 @@ export function attachControlPlane(server: Server, options: Omit<ControlPlaneSer
     auth: options.auth,
     routes: [...ADMIN_ROUTES, gateway.routes],
     openapi: () => buildAdminOpenApi([...ADMIN_OPENAPI, gatewayOpenApi]),
+    notifications: notify.controlPlaneOptions,
   });
+  notify.attach(cp.deps.events);
   const oidc = options.oidcCallback;
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
@@ -89,7 +101,9 @@ export function attachControlPlane(server: Server, options: Omit<ControlPlaneSer
     url: `http://${host}:${address.port}`,
     server,
     cp,
+    dispatcher: notify.dispatcher,
     async close() {
+      await notify.close();
       await gateway.close();
       server.closeIdleConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -22,7 +22,8 @@ import {
   type RevokeKeyInput,
   type RotateInput,
 } from '../../contracts/index.js';
-import type { RouteModule } from '../app.js';
+import { generateWebhookSecret } from '../notify/webhook-sender.js';
+import type { RouteModule, WebhookUrlCheck } from '../app.js';
 import { principalOf, requireRole, type Principal } from '../auth.js';
 import { ControlPlaneError } from '../errors.js';
 import { bodyValidator, checkIfMatch, etagOf, mutate, pageParams, sendResource, toPage } from '../http.js';
@@ -69,8 +70,14 @@ export function fieldProblem(pointer: string, detail: string): ControlPlaneError
 
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
-/** Webhooks leave the network only over TLS; plain http is for a receiver on this machine. */
-function checkWebhookUrl(value: string): void {
+/** A view with the webhook secret, in the one answer that made it. */
+const withSecret = (view: ConsumerView, secret: string | null): ConsumerView & { webhookSecret?: string } => (secret === null ? view : { ...view, webhookSecret: secret });
+
+/**
+ * Webhooks leave the network only over TLS; plain http is for a receiver on this machine. The
+ * URL guard (SSRF) refuses private, link-local and metadata addresses, loopback unless allowed.
+ */
+function checkWebhookUrl(value: string, guard: WebhookUrlCheck): void {
   let url: URL;
   try {
     url = new URL(value);
@@ -82,6 +89,8 @@ function checkWebhookUrl(value: string): void {
   }
   if (url.username !== '' || url.password !== '') throw fieldProblem('/body/webhookUrl', 'must not carry user info (credentials in URLs end up in logs)');
   if (url.hash !== '') throw fieldProblem('/body/webhookUrl', 'must not have a fragment');
+  const verdict = guard(value);
+  if (!verdict.ok) throw fieldProblem('/body/webhookUrl', verdict.reason);
 }
 
 export interface ConsumerView {
@@ -90,6 +99,8 @@ export interface ConsumerView {
   team: string;
   clientIds: string[];
   webhookUrl: string | null;
+  /** Whether notifications to the webhook are signed (the secret is shown only when made). */
+  webhookSecretSet: boolean;
   email: string | null;
   createdAt: string;
   updatedAt: string;
@@ -101,6 +112,7 @@ export const consumerView = (row: ConsumersTable): ConsumerView => ({
   team: row.team_id,
   clientIds: JSON.parse(row.client_ids) as string[],
   webhookUrl: row.webhook_url,
+  webhookSecretSet: row.webhook_secret != null,
   email: row.email,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
@@ -265,7 +277,7 @@ export const consumersRoutes: RouteModule = (deps) => {
   router.post('/consumers', requireRole('owner'), async (req, res) => {
     const input = readConsumer(req);
     requireTeamOwner(res, [input.team], `create consumers of team "${input.team}"`);
-    if (input.webhookUrl !== undefined && input.webhookUrl !== null) checkWebhookUrl(input.webhookUrl);
+    if (input.webhookUrl !== undefined && input.webhookUrl !== null) checkWebhookUrl(input.webhookUrl, deps.notifications.checkWebhookUrl);
     const now = new Date(clock.now()).toISOString();
     const clientIds = input.clientIds ?? [];
     const row: ConsumersTable = {
@@ -274,6 +286,7 @@ export const consumersRoutes: RouteModule = (deps) => {
       team_id: input.team,
       client_ids: JSON.stringify(clientIds),
       webhook_url: input.webhookUrl ?? null,
+      webhook_secret: input.webhookUrl == null ? null : generateWebhookSecret(),
       email: input.email ?? null,
       created_at: now,
       updated_at: now,
@@ -297,13 +310,14 @@ export const consumersRoutes: RouteModule = (deps) => {
       `Consumer "${row.id}" or one of its OAuth client ids was just taken by another request.`,
     );
     res.setHeader('location', `/api/v1/consumers/${row.id}`);
-    sendResource(res, 201, consumerView(row), consumerEtag(row));
+    sendResource(res, 201, withSecret(consumerView(row), row.webhook_secret ?? null), consumerEtag(row));
   });
 
   router.patch('/consumers/:id', requireRole('owner'), async (req, res) => {
     const id = req.params.id as string;
     const patch = readPatch(req);
-    if (patch.webhookUrl !== undefined && patch.webhookUrl !== null) checkWebhookUrl(patch.webhookUrl);
+    if (patch.webhookUrl !== undefined && patch.webhookUrl !== null) checkWebhookUrl(patch.webhookUrl, deps.notifications.checkWebhookUrl);
+    let madeSecret: string | null = null;
     const updated = await conflictOnRace(
       mutate(
         store,
@@ -327,10 +341,12 @@ export const consumersRoutes: RouteModule = (deps) => {
             updated_at: new Date(clock.now()).toISOString(),
             revision: row.revision + 1,
           };
+          // The first webhook URL gets a signing secret, shown in this answer only.
+          if (next.webhook_url !== null && row.webhook_secret == null) next.webhook_secret = madeSecret = generateWebhookSecret();
           if (patch.clientIds !== undefined) await claimClientIds(trx, id, patch.clientIds);
           const result = await trx
             .updateTable('consumers')
-            .set({ name: next.name, team_id: next.team_id, client_ids: next.client_ids, webhook_url: next.webhook_url, email: next.email, updated_at: next.updated_at, revision: next.revision })
+            .set({ name: next.name, team_id: next.team_id, client_ids: next.client_ids, webhook_url: next.webhook_url, webhook_secret: next.webhook_secret ?? null, email: next.email, updated_at: next.updated_at, revision: next.revision })
             .where('id', '=', id)
             .where('revision', '=', row.revision)
             .executeTakeFirst();
@@ -342,7 +358,25 @@ export const consumersRoutes: RouteModule = (deps) => {
       ),
       'One of the OAuth client ids was just taken by another consumer.',
     );
-    sendResource(res, 200, consumerView(updated), consumerEtag(updated));
+    sendResource(res, 200, withSecret(consumerView(updated), madeSecret), consumerEtag(updated));
+  });
+
+  // A new signing secret for the consumer's webhook; the old one stops signing at once.
+  router.post('/consumers/:id/webhook-secret', requireRole('owner'), async (req, res) => {
+    const id = req.params.id as string;
+    const secret = generateWebhookSecret();
+    const updated = await mutate(store, clock, res, async ({ trx, audit }) => {
+      const row = await loadConsumer(trx, id);
+      requireTeamOwner(res, [row.team_id], `rotate the webhook secret of consumer "${id}"`);
+      if (row.webhook_url === null) throw new ControlPlaneError('lifecycle.invalid_transition', `Consumer "${id}" has no webhook URL; set one first (its secret is made then).`);
+      const next: ConsumersTable = { ...row, webhook_secret: secret, updated_at: new Date(clock.now()).toISOString(), revision: row.revision + 1 };
+      const result = await trx.updateTable('consumers').set({ webhook_secret: secret, updated_at: next.updated_at, revision: next.revision }).where('id', '=', id).where('revision', '=', row.revision).executeTakeFirst();
+      if (result.numUpdatedRows !== 1n) throw new ControlPlaneError('request.precondition_failed', 'The consumer changed while this ran; retry.');
+      // The secret itself never enters the audit chain.
+      await audit({ action: 'consumer.rotate_webhook_secret', target: `consumers/${id}`, before: consumerView(row), after: consumerView(next) });
+      return next;
+    });
+    sendResource(res, 200, withSecret(consumerView(updated), secret), consumerEtag(updated));
   });
 
   // --- credentials ---

@@ -12,6 +12,7 @@
  */
 import { Router, type Request, type Response } from 'express';
 import { decisionInputSchema, rejectionInputSchema, subscriptionInputSchema, type DecisionInput, type SubscriptionInput } from '../../contracts/index.js';
+import { queueSubscriptionEvent } from '../notify/events.js';
 import type { RouteModule } from '../app.js';
 import { principalOf, requireRole } from '../auth.js';
 import { ControlPlaneError } from '../errors.js';
@@ -183,6 +184,7 @@ export const subscriptionsRoutes: RouteModule = (deps) => {
       if (action === 'reject' && req.body === undefined) throw fieldProblem('/body/comment', 'must be given: a rejection says why');
       const input: DecisionInput = action === 'reject' ? readRejection(req) : req.body === undefined ? {} : readDecision(req);
       let wasActive = false;
+      let queued = 0;
       const updated = await mutate(
         store,
         clock,
@@ -233,9 +235,11 @@ export const subscriptionsRoutes: RouteModule = (deps) => {
             .executeTakeFirst();
           if (result.numUpdatedRows !== 1n) throw new ControlPlaneError('request.precondition_failed', 'The subscription changed while this ran; read it again and retry.');
           await audit({ action: `subscription.${action}`, target: `subscriptions/${id}`, before: subscriptionView(row), after: subscriptionView(next), comment: input.comment ?? null });
+          queued = await queueSubscriptionEvent(trx, clock.now(), deps.notifications.channels, action, next);
           return next;
         },
         () => {
+          if (queued > 0) deps.notifications.queued();
           // Only active subscriptions reach the snapshot.
           if (action === 'approve' || (action === 'revoke' && wasActive)) deps.enforcementChanged(`subscription ${id} ${to}`);
         },

@@ -30,6 +30,7 @@ import { bodyValidator, checkIfMatch, etagOf, mutate, pageParams, sendResource, 
 import type { OpenApiFragment } from '../openapi.js';
 import { createPolicyBindingChecker, type FieldProblem } from '../policy-schemas.js';
 import { lintContract } from '../lint/lint.js';
+import { queueVersionEvent } from '../notify/events.js';
 import { affectedOperations, trafficImpact, type ConsumerImpact } from '../access/impact.js';
 import type { Store } from '../store/db.js';
 import type { ApisTable, ApiVersionsTable, VersionTransitionsTable } from '../store/schema.js';
@@ -494,6 +495,9 @@ export const versionsRoutes: RouteModule = (deps) => {
     };
     const target = (version: string): string => `apis/${api.slug}/versions/${version}`;
     let superseded: ApiVersionsTable | undefined;
+    // Who the notices mark impacted: read before the transaction (SQLite has one connection).
+    const impact = ['approve', 'deprecate', 'retire'].includes(action) ? await impactOf(store, clock.now(), current, await comparisonBase(store, current), IMPACT_DEFAULT_DAYS) : undefined;
+    let queued = 0;
     try {
       await mutate(
         store,
@@ -532,8 +536,10 @@ export const versionsRoutes: RouteModule = (deps) => {
           if (result.numUpdatedRows === 0n) throw stale();
           await record(current, rule.to, comment);
           await audit({ action: `version.${action}`, target: target(row.version), before: auditView(current), after: auditView(row), comment });
+          queued = await queueVersionEvent(trx, clock.now(), deps.notifications.channels, { action, version: row, ...(impact === undefined ? {} : { impact }) });
         },
         () => {
+          if (queued > 0) deps.notifications.queued();
           if (ENFORCED.has(action)) deps.enforcementChanged(`${api.slug} ${row.version} ${rule.to}${superseded === undefined ? '' : ` (${superseded.version} deprecated)`}`);
         },
       );

@@ -113,7 +113,12 @@ for (const engine of ENGINES) {
       const created = await call('olivia.owner', 'POST', '/api/v1/consumers', erpSync);
       assert.equal(created.status, 201, created.text);
       assert.equal(created.headers.get('location'), '/api/v1/consumers/erp-sync');
-      assert.deepEqual({ ...created.json, createdAt: undefined, updatedAt: undefined }, { ...erpSync, createdAt: undefined, updatedAt: undefined });
+      // The webhook's signing secret is made with it and shown in this answer only.
+      assert.match(created.json.webhookSecret, /^whsec_[A-Za-z0-9+/]{43}=$/);
+      assert.deepEqual({ ...created.json, createdAt: undefined, updatedAt: undefined, webhookSecret: undefined }, { ...erpSync, webhookSecretSet: true, createdAt: undefined, updatedAt: undefined, webhookSecret: undefined });
+      const read = await call('ada.auditor', 'GET', '/api/v1/consumers/erp-sync');
+      assert.equal(read.json.webhookSecretSet, true);
+      assert.equal(read.text.includes(created.json.webhookSecret as string), false, 'never shown again');
       const storefront = await call('adam.admin', 'POST', '/api/v1/consumers', { id: 'storefront', name: 'Web shop', team: 'web-team', clientIds: ['storefront', 'storefront-batch'], webhookUrl: 'http://127.0.0.1:8099/hooks' });
       assert.equal(storefront.status, 201, 'http is fine on loopback');
       assert.deepEqual([storefront.json.email, storefront.json.clientIds], [null, ['storefront', 'storefront-batch']]);

@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 import { createControlPlane, type ControlPlane, type RouteModule } from '../../control-plane/app.js';
+import { createNotificationService, type NotificationService, type NotificationSettings } from '../../control-plane/notify/config.js';
 import type { Role } from '../../control-plane/auth.js';
 import { DEMO_SERVICE_CLIENT_ROLES } from '../../control-plane/dev-idp/demo-identities.js';
 import type { Clock, Logger } from '../../control-plane/errors.js';
@@ -26,6 +27,8 @@ export interface TestControlPlane {
   idp: TestIdp;
   store: TestStore;
   cp: ControlPlane;
+  /** The notification dispatcher and senders, when `notifications` was given. */
+  notify: NotificationService | undefined;
   /** Access token of a demo user (cached per user). */
   tokenFor(username: keyof typeof DEMO_PASSWORDS | string): Promise<string>;
   /** Access token of a service client (client credentials). */
@@ -46,20 +49,24 @@ const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {} };
 export async function startTestControlPlane(
   t: TestContext,
   engine: Engine,
-  options: { routes: readonly RouteModule[]; publicRoutes?: readonly RouteModule[]; clock?: Clock; logger?: Logger; openapi?: () => object },
+  options: { routes: readonly RouteModule[]; publicRoutes?: readonly RouteModule[]; clock?: Clock; logger?: Logger; openapi?: () => object; notifications?: NotificationSettings },
 ): Promise<TestControlPlane | undefined> {
   const store = await openTestStore(t, engine);
   if (store === undefined) return undefined;
   const idp = await startDevIdp('gatehouse');
+  const logger = options.logger ?? quiet;
+  const notify = options.notifications === undefined ? undefined : createNotificationService(options.notifications, { store, logger, clock: options.clock ?? { now: () => Date.now() } });
   const cp = createControlPlane({
     store,
-    logger: options.logger ?? quiet,
+    logger,
+    ...(notify === undefined ? {} : { notifications: notify.controlPlaneOptions }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     auth: { issuer: idp.idp.issuer, audience: 'gatehouse', jwksUri: idp.idp.jwksUri, serviceClients: DEMO_SERVICE_CLIENT_ROLES as Record<string, Role[]> },
     routes: options.routes,
     ...(options.publicRoutes === undefined ? {} : { publicRoutes: options.publicRoutes }),
     ...(options.openapi === undefined ? {} : { openapi: options.openapi }),
   });
+  notify?.attach(cp.deps.events);
   const server: Server = createServer(cp.app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -85,6 +92,7 @@ export async function startTestControlPlane(
     idp,
     store,
     cp,
+    notify,
     tokenFor,
     serviceToken,
     async call(who, method, path, body, headers = {}) {
@@ -108,6 +116,7 @@ export async function startTestControlPlane(
       return { status: res.status, headers: res.headers, json, text };
     },
     async close() {
+      await notify?.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await idp.close();
