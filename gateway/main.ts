@@ -10,16 +10,20 @@
  * `GATEWAY_NODE_ID` (default: the host name), with a token from `OIDC_ISSUER` for
  * `GATEWAY_CLIENT_ID` / `GATEWAY_CLIENT_SECRET` (client credentials), keeping the last good
  * snapshot in `GATEWAY_SNAPSHOT_CACHE` (default `./data/gateway-snapshot.json`); else
- * `GATEWAY_SNAPSHOT_FILE`.
+ * `GATEWAY_SNAPSHOT_FILE`. With a control plane, access records also go to a spool in
+ * `GATEWAY_SPOOL_DIR` (default `./data/spool`) and are shipped to it with the same token.
  */
 import { hostname } from 'node:os';
+import { createAccessShipper, type AccessShipper } from './access-shipper.js';
+import { createAccessSpool, type AccessSpool } from './access-spool.js';
 import { createGateway } from './gateway.js';
-import { createAccessLog, createAppLogger } from './logging.js';
+import { createAccessLog, createAppLogger, teeAccessLog } from './logging.js';
 import { createGatewayMetrics } from './metrics.js';
 import { createRedisConnection } from './redis.js';
 import { listenGateway } from './server.js';
 import { createFileSnapshotSource } from './snapshot/file-source.js';
 import { createControlPlaneSnapshotSource } from './snapshot/control-plane-source.js';
+import { createControlPlaneTokenSource } from './snapshot/control-plane-token.js';
 import type { SnapshotSource } from './snapshot/source.js';
 
 const env = process.env;
@@ -30,21 +34,37 @@ if ((controlPlaneUrl === undefined || controlPlaneUrl === '') && (snapshotFile =
   logger.error('neither CONTROL_PLANE_URL nor GATEWAY_SNAPSHOT_FILE is set: a gateway node needs a snapshot source');
   process.exit(2);
 }
-function controlPlaneSource(url: string): SnapshotSource {
+const metrics = createGatewayMetrics({ defaultMetrics: true });
+/** A node fed by a control plane: snapshots from it, access records to it, one token for both. */
+function controlPlaneLink(url: string): { source: SnapshotSource; spool: AccessSpool; shipper: AccessShipper } {
   const missing = (['OIDC_ISSUER', 'GATEWAY_CLIENT_ID', 'GATEWAY_CLIENT_SECRET'] as const).filter((name) => (env[name] ?? '') === '');
   if (missing.length > 0) {
     logger.error('CONTROL_PLANE_URL needs credentials for the control plane', { missing });
     process.exit(2);
   }
-  return createControlPlaneSnapshotSource({
-    controlPlaneUrl: url,
-    nodeId: env.GATEWAY_NODE_ID || hostname(),
-    issuer: env.OIDC_ISSUER!,
-    clientId: env.GATEWAY_CLIENT_ID!,
-    clientSecret: env.GATEWAY_CLIENT_SECRET!,
-    cacheFile: env.GATEWAY_SNAPSHOT_CACHE || './data/gateway-snapshot.json',
-    logger,
-  });
+  const nodeId = env.GATEWAY_NODE_ID || hostname();
+  const tokens = createControlPlaneTokenSource({ issuer: env.OIDC_ISSUER!, clientId: env.GATEWAY_CLIENT_ID!, clientSecret: env.GATEWAY_CLIENT_SECRET!, logger });
+  const spoolDir = env.GATEWAY_SPOOL_DIR || './data/spool';
+  let spool: AccessSpool;
+  try {
+    spool = createAccessSpool({ dir: spoolDir, logger, metrics });
+  } catch (error) {
+    logger.error('the access-record spool cannot be opened', { dir: spoolDir, code: (error as NodeJS.ErrnoException).code, error: (error as Error).message });
+    process.exit(2);
+  }
+  return {
+    source: createControlPlaneSnapshotSource({ controlPlaneUrl: url, nodeId, tokens, cacheFile: env.GATEWAY_SNAPSHOT_CACHE || './data/gateway-snapshot.json', logger }),
+    spool,
+    shipper: createAccessShipper({
+      spool,
+      controlPlaneUrl: url,
+      nodeId,
+      getToken: (signal) => tokens.get(signal),
+      invalidateToken: () => tokens.invalidate(),
+      logger,
+      metrics,
+    }),
+  };
 }
 const adminToken = env.GATEWAY_ADMIN_TOKEN;
 if (adminToken !== undefined && adminToken !== '' && adminToken.length < 24) {
@@ -52,15 +72,17 @@ if (adminToken !== undefined && adminToken !== '' && adminToken.length < 24) {
   logger.error('GATEWAY_ADMIN_TOKEN is too short: use at least 24 characters (e.g. openssl rand -hex 24)');
   process.exit(2);
 }
-const accessLog = createAccessLog({ file: env.GATEWAY_ACCESS_LOG });
+const fileAccessLog = createAccessLog({ file: env.GATEWAY_ACCESS_LOG });
+const link = controlPlaneUrl ? controlPlaneLink(controlPlaneUrl) : undefined;
 const redis = env.REDIS_URL === undefined || env.REDIS_URL === '' ? undefined : createRedisConnection({ url: env.REDIS_URL, logger });
 const gateway = createGateway({
   ...(redis === undefined ? {} : { redis: redis.client }),
   ...(adminToken === undefined || adminToken === '' ? {} : { adminToken }),
-  snapshotSource: controlPlaneUrl ? controlPlaneSource(controlPlaneUrl) : createFileSnapshotSource({ path: snapshotFile!, logger }),
+  snapshotSource: link?.source ?? createFileSnapshotSource({ path: snapshotFile!, logger }),
   logger,
-  accessLog,
-  metrics: createGatewayMetrics({ defaultMetrics: true }),
+  // With a control plane, every record goes to the file log and to the spool that ships them.
+  accessLog: link === undefined ? fileAccessLog : teeAccessLog([fileAccessLog, link.spool]),
+  metrics,
   resolveSecret: (name) => env[name],
 });
 const port = Number(env.GATEWAY_PORT ?? 8080);
@@ -74,10 +96,14 @@ logger.info('gateway listening', { traffic: servers.trafficUrl, status: servers.
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
     logger.info('shutting down', { signal });
+    // Requests finish first; then the spool writes what it holds (so nothing is left in memory)
+    // and the shipper stops after the batch in flight: what is not shipped goes out at the next start.
     void servers
       .close()
       .then(() => redis?.close())
-      .then(() => accessLog.close())
+      .then(() => link?.spool.close())
+      .then(() => link?.shipper.close())
+      .then(() => fileAccessLog.close())
       .then(() => process.exit(0));
   });
 }

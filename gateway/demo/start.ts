@@ -14,8 +14,9 @@
  *   `GATEWAY_STATUS_PORT` (8081)
  * - `CONTROL_PLANE_PORT` (4000): admin API under `/api/v1`, dev OpenID provider at `/oidc`
  * - `ODOO_SIM_PORT` (8069), `SALESFORCE_SIM_PORT` (8070), `ZENDESK_SIM_PORT` (8071)
- * - `DEMO_DATA_DIR` (`./data`): holds the store `gatehouse.db` and, unless
- *   `GATEWAY_ACCESS_LOG` says otherwise, `access.log`
+ * - `DEMO_DATA_DIR` (`./data`): holds the store `gatehouse.db`, the gateway's access-record
+ *   spool `spool/` (shipped to the control plane, so its audit holds the demo's traffic) and,
+ *   unless `GATEWAY_ACCESS_LOG` says otherwise, `access.log`
  * - `DATABASE_URL` (`postgres://…`): the store in PostgreSQL instead of SQLite
  * - `ODOO_API_KEY`, `SALESFORCE_CLIENT_SECRET`, `ZENDESK_API_TOKEN`: the upstream credentials
  *   the simulators accept and the gateway uses; random ones are generated when unset
@@ -25,11 +26,14 @@ import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer } from 'node:net';
 import { join, relative, resolve } from 'node:path';
+import { createAccessShipper } from '../access-shipper.js';
+import { createAccessSpool, type AccessSpool } from '../access-spool.js';
 import { createGateway } from '../gateway.js';
-import { createAccessLog, createAppLogger } from '../logging.js';
+import { createAccessLog, createAppLogger, teeAccessLog } from '../logging.js';
 import { createGatewayMetrics } from '../metrics.js';
 import { listenGateway, type GatewayServers } from '../server.js';
 import { createControlPlaneSnapshotSource } from '../snapshot/control-plane-source.js';
+import { createControlPlaneTokenSource } from '../snapshot/control-plane-token.js';
 import {
   startOdooSimulator,
   startSalesforceSimulator,
@@ -82,7 +86,8 @@ async function fail(message: string, meta: Record<string, unknown> = {}): Promis
 let stopping = false;
 /**
  * SIGINT / SIGTERM: stop the gateway (requests in flight finish, its long poll is released),
- * flush the access log, stop the control plane (waiting long polls answer) and close the
+ * write the access spool to disk and stop its shipper (what is not shipped goes at the next
+ * start), flush the access log, stop the control plane (waiting long polls answer) and close the
  * store, stop the simulators and the identity provider.
  */
 async function shutdown(signal: NodeJS.Signals): Promise<void> {
@@ -151,6 +156,7 @@ const dataDir = resolve(env.DEMO_DATA_DIR === undefined || env.DEMO_DATA_DIR ===
 const databaseUrl = env.DATABASE_URL === undefined || env.DATABASE_URL === '' ? undefined : env.DATABASE_URL;
 const sqliteFile = join(dataDir, 'gatehouse.db');
 const accessLogFile = env.GATEWAY_ACCESS_LOG === undefined || env.GATEWAY_ACCESS_LOG === '' ? join(dataDir, 'access.log') : env.GATEWAY_ACCESS_LOG;
+const spoolDir = join(dataDir, 'spool');
 const credentials = demoCredentials();
 logger.info('demo credentials ready', { origin: credentials.origin });
 
@@ -281,21 +287,48 @@ logger.info('listening', { listener: 'oidc', url: issuer });
 
 const accessLog = createAccessLog({ file: accessLogFile });
 closers.push({ name: 'access-log', close: () => accessLog.close() });
+const gatewayMetrics = createGatewayMetrics({ defaultMetrics: true });
+// One token for the node's snapshot long poll and its access-record shipping.
+const controlPlaneTokens = createControlPlaneTokenSource({
+  issuer,
+  clientId: GATEWAY_CLIENT.clientId,
+  clientSecret: GATEWAY_CLIENT.clientSecret,
+  logger: gatewayLogger,
+  // GATEWAY_HOST may be a non-loopback address: the provider is in this very process.
+  allowInsecureHttp: true,
+});
+let openedSpool: AccessSpool | undefined;
+try {
+  openedSpool = createAccessSpool({ dir: spoolDir, logger: gatewayLogger, metrics: gatewayMetrics });
+} catch (error) {
+  await fail(`cannot open the access-record spool ${spoolDir}: ${(error as Error).message}`);
+}
+const spool = openedSpool!;
+// Records the last run left are shipped too: the control plane stores each batch once.
+const shipper = createAccessShipper({
+  spool,
+  controlPlaneUrl: controlPlanePort.url,
+  nodeId: GATEWAY_NODE_ID,
+  getToken: (signal) => controlPlaneTokens.get(signal),
+  invalidateToken: () => controlPlaneTokens.invalidate(),
+  logger: gatewayLogger,
+  metrics: gatewayMetrics,
+});
+// Closers run in reverse: after the gateway, the spool writes what it holds, then the shipper
+// stops after the batch in flight, both while the control plane still listens.
+closers.push({ name: 'access-shipper', close: () => shipper.close(2000) });
+closers.push({ name: 'access-spool', close: () => spool.close() });
 const gateway = createGateway({
   // Fed like any distributed node: no cache file, the control plane lives and dies with this process.
   snapshotSource: createControlPlaneSnapshotSource({
     controlPlaneUrl: controlPlanePort.url,
     nodeId: GATEWAY_NODE_ID,
-    issuer,
-    clientId: GATEWAY_CLIENT.clientId,
-    clientSecret: GATEWAY_CLIENT.clientSecret,
+    tokens: controlPlaneTokens,
     logger: gatewayLogger,
-    // GATEWAY_HOST may be a non-loopback address: the provider is in this very process.
-    allowInsecureHttp: true,
   }),
   logger: gatewayLogger,
-  accessLog,
-  metrics: createGatewayMetrics({ defaultMetrics: true }),
+  accessLog: teeAccessLog([accessLog, spool]),
+  metrics: gatewayMetrics,
   // The demo's own credentials first, then the environment (an API changed through the admin API may name others).
   resolveSecret: (name) => (Object.hasOwn(credentials.values, name) ? credentials.values[name as DemoSecretName] : env[name]),
 });
@@ -310,7 +343,7 @@ try {
 }
 const gatewayServers = servers!;
 // Closed first (closers run in reverse): requests in flight finish while the simulators, the
-// access log and the control plane are still there; closing also ends the gateway's long poll.
+// access log, the spool and the control plane are still there; closing also ends the gateway's long poll.
 closers.push({ name: 'gateway', close: () => gatewayServers.close(5000) });
 logger.info('listening', { listener: 'gateway', url: gatewayServers.trafficUrl });
 logger.info('listening', { listener: 'gateway-status', url: gatewayServers.statusUrl });
@@ -354,6 +387,7 @@ function printBanner(): void {
     '',
     `  Store          ${databaseUrl === undefined ? shown(sqliteFile) : storeLabel}   (the catalogue; the gateway gets its snapshot from the control plane)`,
     `  Access log     ${accessLogFile === '-' ? 'stdout' : shown(accessLogFile)}`,
+    `  Access spool   ${shown(spoolDir)}   (shipped to the control plane's access audit)`,
     '',
     `Try it: ${first.title.charAt(0).toLowerCase()}${first.title.slice(1)}`,
     `  ${renderTokenCommand(DEMO_TOKEN_COMMANDS[0]!, examplePorts)}`,

@@ -16,6 +16,9 @@ import { createAccessShipper, type AccessShipper, type AccessShipperOptions } fr
 import { createAccessSpool, type AccessSpool, type AccessSpoolOptions } from '../../gateway/access-spool.js';
 import { createAccessLog, teeAccessLog } from '../../gateway/logging.js';
 import { createGatewayMetrics } from '../../gateway/metrics.js';
+import { createControlPlaneTokenSource } from '../../gateway/snapshot/control-plane-token.js';
+import { accessRoutes } from '../../control-plane/routes/access.js';
+import { startTestControlPlane } from '../support/control-plane.js';
 import { captureLines } from '../support/gateway-harness.js';
 
 const NODE_ID = 'gw-test';
@@ -167,7 +170,7 @@ const segmentFiles = (dir: string): string[] => readdirSync(dir).filter((n) => n
 function startNode(
   t: TestContext,
   dir: string,
-  cp: FakeControlPlane,
+  cp: { url: string },
   logger: Logger,
   overrides: { spool?: Partial<AccessSpoolOptions>; shipper?: Partial<AccessShipperOptions> } = {},
 ): { spool: AccessSpool; shipper: AccessShipper; close(): Promise<void> } {
@@ -427,6 +430,36 @@ describe('access spool and shipper', () => {
     await until('stored', () => cp.requestIdsStored().length === 3);
     assert.deepEqual(out.lines().map((l) => (JSON.parse(l) as AccessRecord).requestId), ids('tee', 3));
     assert.deepEqual(cp.requestIdsStored(), ids('tee', 3));
+  });
+
+  it('ships to a real control plane with a client-credentials token; a batch sent again is stored once', async (t) => {
+    const cp = (await startTestControlPlane(t, 'sqlite', { routes: [accessRoutes] }))!;
+    t.after(() => cp.close());
+    const dir = tempDir(t);
+    const logger = captureLogger();
+    const tokens = createControlPlaneTokenSource({ issuer: cp.idp.idp.issuer, clientId: 'gatehouse-gateway', clientSecret: 'demo-gateway-secret', logger });
+    const shipperOptions = { getToken: (signal: AbortSignal) => tokens.get(signal), invalidateToken: () => tokens.invalidate() };
+    const storedIds = async (): Promise<string[]> =>
+      (await cp.store.db.selectFrom('access_records').select('request_id').orderBy('batch_seq').orderBy('idx').execute()).map((r) => r.request_id);
+
+    const run1 = startNode(t, dir, cp, logger, { shipper: shipperOptions });
+    const written = ids('real', 15);
+    for (const id of written) run1.spool.write(record(id));
+    await until('shipped', () => run1.shipper.status().shippedBatches === 2);
+    await run1.close();
+    assert.deepEqual(await storedIds(), written);
+    const batches = await cp.store.db.selectFrom('access_batches').select(['node_id', 'batch_id', 'records']).orderBy('seq').execute();
+    assert.deepEqual(batches.map((b) => [b.node_id, Number(b.records)]), [[NODE_ID, 10], [NODE_ID, 5]]);
+
+    // As if a run crashed after the control plane stored the first batch but before deleting it.
+    writeFileSync(join(dir, `${batches[0]!.batch_id}.ndjson`), written.slice(0, 10).map((id) => `${JSON.stringify(record(id))}\n`).join(''));
+    const run2 = startNode(t, dir, cp, logger, { shipper: shipperOptions });
+    await until('sent again', () => run2.shipper.status().shippedBatches === 1);
+    assert.deepEqual(await storedIds(), written, 'stored once');
+    assert.deepEqual(segmentFiles(dir), []);
+    await run2.close();
+    assert.ok(!logger.text().includes('demo-gateway-secret'));
+    assert.ok(!/eyJ[A-Za-z0-9_-]{10,}\./.test(logger.text()), 'no token in the log');
   });
 
   it('refuses a segment size above what one batch may carry', (t) => {
