@@ -83,7 +83,7 @@ const pointerSegment = (text: string): string => text.replace(/~/g, '~0').replac
  */
 export function affectedOperations(change: ContractChange, operations: readonly OperationSpec[]): string[] {
   if (change.operationId !== undefined) return [change.operationId];
-  const match = /^#\/paths\/([^/]+)/.exec(change.location);
+  const match = /^#?\/paths\/([^/]+)/.exec(change.location);
   if (match !== null) return operations.filter((op) => pointerSegment(op.path) === match[1]).map((op) => op.id);
   return operations.map((op) => op.id);
 }

@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { computeSnapshotHash, type ApiSpec, type ConsumerSpec, type PlanSpec, type PolicyBinding, type Snapshot } from '../../contracts/index.js';
 import type { AccessRecord, Clock, Logger, RedisClient } from '../../policies/index.js';
 import { createGateway, type Gateway } from '../../gateway/gateway.js';
-import { createAccessLog, createAppLogger } from '../../gateway/logging.js';
+import { createAccessLog, createAppLogger, teeAccessLog, type LineAccessLog } from '../../gateway/logging.js';
 import { listenGateway, type GatewayServers } from '../../gateway/server.js';
 import type { SnapshotSink, SnapshotSource } from '../../gateway/snapshot/source.js';
 
@@ -83,11 +83,15 @@ export async function startTestGateway(options: {
   adminToken?: string;
   /** A real snapshot source (given the gateway's logger) instead of the manual one; `snapshot` is then ignored. */
   snapshotSource?: (logger: Logger) => SnapshotSource;
+  /** More access logs beside the captured one (a spool shipping to a control plane), given the gateway's logger. */
+  accessLogs?: (logger: Logger) => LineAccessLog[];
 } = {}): Promise<TestGateway> {
   const appLog = captureLines();
   const access = captureLines();
   const logger = createAppLogger({ component: 'gateway', level: 'debug', stream: appLog.stream });
-  const accessLog = createAccessLog({ stream: access.stream });
+  const captured = createAccessLog({ stream: access.stream });
+  const extraLogs = options.accessLogs?.(logger) ?? [];
+  const accessLog = extraLogs.length === 0 ? captured : teeAccessLog([captured, ...extraLogs]);
   const source = createManualSource();
   const secrets = options.secrets ?? {};
   const gateway = createGateway({
