@@ -11,6 +11,7 @@ import { ControlPlaneError, problemMiddleware, requestIdOf, type Clock, type Log
 import { createAdminAjv } from './http.js';
 import type { Store } from './store/db.js';
 import type { OutboxChannels } from './notify/outbox.js';
+import type { LintOptions, RulesetExtension } from './lint/lint.js';
 
 /** A webhook URL check (SSRF): control-plane/notify/url-guard.ts. */
 export type WebhookUrlCheck = (url: string) => { ok: true } | { ok: false; reason: string };
@@ -29,6 +30,8 @@ export interface ControlPlaneDeps {
    */
   enforcementChanged(reason: string): void;
   events: EventEmitter<ControlPlaneEvents>;
+  /** The governance lint's options: the organisation's ruleset over Gatehouse's. */
+  lint: LintOptions;
   notifications: {
     /** Which channels the outbox writes rows for. */
     channels: OutboxChannels;
@@ -55,6 +58,8 @@ export interface ControlPlaneOptions {
   openapi?: () => object;
   /** Consumer notifications: email rows only when SMTP is configured; the webhook URL check. Default: webhooks only, no extra URL check. */
   notifications?: { email?: boolean; checkWebhookUrl?: WebhookUrlCheck };
+  /** The organisation's lint ruleset (control-plane/lint/org-ruleset.ts); default none. */
+  lintRuleset?: RulesetExtension;
 }
 
 export interface ControlPlane {
@@ -78,6 +83,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     clock,
     ajv: createAdminAjv(),
     events,
+    lint: options.lintRuleset === undefined ? {} : { extend: options.lintRuleset },
     enforcementChanged: (reason) => events.emit('enforcement-changed', reason),
     notifications: {
       channels: { email: options.notifications?.email ?? false },

@@ -11,6 +11,7 @@
  */
 import { join } from 'node:path';
 import type { Role } from './auth.js';
+import { loadRulesetFile } from './lint/org-ruleset.js';
 import { notificationSettingsFromEnv } from './notify/config.js';
 import { createControlPlaneLogger, startControlPlaneServer } from './server.js';
 import { openStore } from './store/db.js';
@@ -48,6 +49,7 @@ const server = await startControlPlaneServer({
     serviceClients,
   },
   notifications: notificationSettingsFromEnv(env),
+  ...(env.LINT_RULESET_FILE ? { lintRuleset: loadRulesetFile(env.LINT_RULESET_FILE) } : {}),
 }).catch((error: NodeJS.ErrnoException) => {
   logger.error('control plane could not start', { code: error.code, error: error.message });
   process.exit(1);

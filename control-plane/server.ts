@@ -15,6 +15,7 @@ import { createGatewayRoutes, gatewayOpenApi } from './routes/gateway.js';
 import type { Store } from './store/db.js';
 import { createNotificationService, type NotificationSettings } from './notify/config.js';
 import type { NotificationDispatcher } from './notify/dispatcher.js';
+import type { RulesetExtension } from './lint/lint.js';
 
 /** JSON-lines logger for the control plane (winston). */
 export function createControlPlaneLogger(options: { level?: string; component?: string; stream?: NodeJS.WritableStream } = {}): winston.Logger & Logger {
@@ -40,6 +41,8 @@ export interface ControlPlaneServerOptions {
   publishDebounceMs?: number;
   /** Consumer notifications (see notify/config.ts). Default: webhooks to public addresses only, no email. */
   notifications?: NotificationSettings;
+  /** The organisation's lint ruleset (LINT_RULESET_FILE); default none. */
+  lintRuleset?: RulesetExtension;
 }
 
 export interface ControlPlaneServer {
@@ -84,6 +87,7 @@ export function attachControlPlane(server: Server, options: Omit<ControlPlaneSer
     routes: [...ADMIN_ROUTES, gateway.routes],
     openapi: () => buildAdminOpenApi([...ADMIN_OPENAPI, gatewayOpenApi]),
     notifications: notify.controlPlaneOptions,
+    ...(options.lintRuleset === undefined ? {} : { lintRuleset: options.lintRuleset }),
   });
   notify.attach(cp.deps.events);
   const oidc = options.oidcCallback;

@@ -311,7 +311,7 @@ export const versionsRoutes: RouteModule = (deps) => {
   // The governance lint of the stored contract, as submit runs it: errors block submission.
   router.get('/apis/:api/versions/:version/lint', readers, async (req, res) => {
     const { row } = await loadVersion(store, req.params.api as string, req.params.version as string);
-    sendResource(res, 200, await lintContract(JSON.parse(row.contract) as Record<string, unknown>));
+    sendResource(res, 200, await lintContract(JSON.parse(row.contract) as Record<string, unknown>, deps.lint));
   });
 
   /** The version named by `?against=`, or the comparison base. */
@@ -337,7 +337,7 @@ export const versionsRoutes: RouteModule = (deps) => {
     const base = await baseFor(req, row);
     sendResource(res, 200, {
       version: versionView(row, false),
-      lint: await lintContract(JSON.parse(row.contract) as Record<string, unknown>),
+      lint: await lintContract(JSON.parse(row.contract) as Record<string, unknown>, deps.lint),
       diff: base === undefined ? null : diffReport(base, row),
       impact: await impactOf(store, clock.now(), row, base, days),
     }, versionEtag(row));
@@ -435,7 +435,7 @@ export const versionsRoutes: RouteModule = (deps) => {
     }
     if (action === 'submit') {
       // The governance lint first: errors block review, warnings travel with the version (GET …/lint).
-      const lint = await lintContract(JSON.parse(current.contract) as Record<string, unknown>);
+      const lint = await lintContract(JSON.parse(current.contract) as Record<string, unknown>, deps.lint);
       if (lint.errors > 0) {
         throw new ControlPlaneError('contract.lint_failed', `${api.slug} ${current.version} fails the governance lint (${lint.errors} error${lint.errors === 1 ? '' : 's'}); fix them and submit again.`, {
           extensions: { errors: lint.errors, warnings: lint.warnings, findings: lint.findings.filter((finding) => finding.severity === 'error' || finding.severity === 'warn') },

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { truthy } from '@stoplight/spectral-functions';
+import { parseRulesetExtension, RulesetFileError } from '../../control-plane/lint/org-ruleset.js';
 import { lintContract, type LintFinding, type RulesetExtension } from '../../control-plane/lint/lint.js';
 import { apisRoutes } from '../../control-plane/routes/apis.js';
 import { teamsRoutes } from '../../control-plane/routes/teams.js';
@@ -234,3 +235,48 @@ for (const engine of ENGINES) {
     });
   });
 }
+
+describe('an organisation ruleset file (LINT_RULESET_FILE)', () => {
+  const ORG_RULES = `rules:
+  error-responses: error
+  info-contact-email:
+    description: The owning team can be mailed.
+    message: info.contact.email is required.
+    severity: error
+    given: $.info
+    then:
+      field: contact.email
+      function: truthy
+`;
+
+  it('is parsed from YAML into rules over core functions, and refuses what could run code or load from elsewhere', () => {
+    const extend = parseRulesetExtension(ORG_RULES);
+    assert.equal(extend.rules?.['error-responses'], 'error');
+    assert.equal(typeof ((extend.rules?.['info-contact-email'] as { then: { function: unknown } }).then.function), 'function');
+    for (const [text, why] of [
+      ['rules:\n  x:\n    given: $\n    then:\n      function: require', /unknown function "require"/],
+      ['extends: [https://rules.example.com/r.yaml]\nrules: {}', /unsupported keys extends/],
+      ['rules:\n  x: loud', /severity must be one of/],
+      ['rules:\n  x:\n    then:\n      function: truthy', /needs "given"/],
+      ['[1, 2', /not YAML or JSON/],
+    ] as const) {
+      assert.throws(() => parseRulesetExtension(text), (error: Error) => error instanceof RulesetFileError && why.test(error.message), text);
+    }
+  });
+
+  it('applies at submit and in GET …/lint through the admin API', async (t) => {
+    const cp = await startTestControlPlane(t, 'sqlite', { routes: [teamsRoutes, apisRoutes, versionsRoutes], lintRuleset: parseRulesetExtension(ORG_RULES) });
+    if (cp === undefined) return;
+    t.after(() => cp.close());
+    assert.equal((await cp.call('adam.admin', 'POST', '/api/v1/teams', { id: 'erp-team', name: 'ERP' })).status, 201);
+    const upstream = { kind: 'http', baseUrl: 'http://127.0.0.1:9/stock', settings: {}, connectTimeoutMs: 1000, responseTimeoutMs: 2000 };
+    assert.equal((await cp.call('olivia.owner', 'POST', '/api/v1/apis', { slug: 'stock', title: 'Stock', team: 'erp-team', upstream })).status, 201);
+    const contract = clean();
+    delete contract.paths['/reservations'].post.responses['4XX'];
+    delete contract.info.contact;
+    assert.equal((await cp.call('olivia.owner', 'POST', `${API}/versions`, { version: '1.0.0', contract, policies: [] })).status, 201);
+    const refused = await act(cp, 'olivia.owner', '1.0.0', 'submit');
+    assert.equal(refused.status, 422, refused.text);
+    assert.deepEqual(brief(refused.json.findings), ['error info-contact-email /info', `error error-responses ${POST}/responses`, 'warn info-contact /info']);
+  });
+});

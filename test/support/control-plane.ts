@@ -7,6 +7,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 import { createControlPlane, type ControlPlane, type RouteModule } from '../../control-plane/app.js';
+import type { RulesetExtension } from '../../control-plane/lint/lint.js';
 import { createNotificationService, type NotificationService, type NotificationSettings } from '../../control-plane/notify/config.js';
 import type { Role } from '../../control-plane/auth.js';
 import { DEMO_SERVICE_CLIENT_ROLES } from '../../control-plane/dev-idp/demo-identities.js';
@@ -49,7 +50,7 @@ const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {} };
 export async function startTestControlPlane(
   t: TestContext,
   engine: Engine,
-  options: { routes: readonly RouteModule[]; publicRoutes?: readonly RouteModule[]; clock?: Clock; logger?: Logger; openapi?: () => object; notifications?: NotificationSettings },
+  options: { routes: readonly RouteModule[]; publicRoutes?: readonly RouteModule[]; clock?: Clock; logger?: Logger; openapi?: () => object; notifications?: NotificationSettings; lintRuleset?: RulesetExtension },
 ): Promise<TestControlPlane | undefined> {
   const store = await openTestStore(t, engine);
   if (store === undefined) return undefined;
@@ -60,6 +61,7 @@ export async function startTestControlPlane(
     store,
     logger,
     ...(notify === undefined ? {} : { notifications: notify.controlPlaneOptions }),
+    ...(options.lintRuleset === undefined ? {} : { lintRuleset: options.lintRuleset }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     auth: { issuer: idp.idp.issuer, audience: 'gatehouse', jwksUri: idp.idp.jwksUri, serviceClients: DEMO_SERVICE_CLIENT_ROLES as Record<string, Role[]> },
     routes: options.routes,
