@@ -527,7 +527,7 @@ export const consumersOpenApi: OpenApiFragment = {
       },
       post: {
         summary: 'Create a consumer',
-        description: 'Role: owner of `team`, or admin. OAuth client ids already acting as another consumer: 409.',
+        description: 'Role: owner of `team`, or admin. OAuth client ids already acting as another consumer: 409. A `webhookUrl` is checked against SSRF (no private, link-local or metadata addresses; loopback only where configured) and gets a Standard Webhooks signing secret, in `webhookSecret` of this answer only.',
         requestBody: { required: true, content: json('ConsumerInput') },
         responses: { '201': { description: 'Created (ETag, Location).', content: json('Consumer') }, '400': problem, '401': problem, '403': problem, '409': problem },
       },
@@ -536,10 +536,18 @@ export const consumersOpenApi: OpenApiFragment = {
       get: { summary: 'One consumer', description: 'Roles: owner, reviewer, auditor, admin. Answers with its ETag.', parameters: [idParameter], responses: { '200': { description: 'The consumer.', content: json('Consumer') }, '404': problem } },
       patch: {
         summary: 'Change a consumer',
-        description: 'Role: owner of the consumer\'s team (and of the new team when moving it), or admin. Partial update; null clears `webhookUrl` / `email`.',
+        description: 'Role: owner of the consumer\'s team (and of the new team when moving it), or admin. Partial update; null clears `webhookUrl` / `email`. The first webhook URL set gets a signing secret, in `webhookSecret` of this answer only.',
         parameters: [idParameter, ifMatch],
         requestBody: { required: true, content: json('ConsumerPatch') },
         responses: { '200': { description: 'Changed (new ETag).', content: json('Consumer') }, '400': problem, '403': problem, '404': problem, '409': problem, '412': problem, '428': problem },
+      },
+    },
+    '/consumers/{id}/webhook-secret': {
+      post: {
+        summary: 'Rotate the webhook signing secret',
+        description: 'Role: owner of the consumer\'s team, or admin. A new Standard Webhooks secret (`whsec_…`) signs every delivery from now on, retries of earlier events included; it is in `webhookSecret` of this answer only and never in the audit trail. No webhook URL: 409 lifecycle.invalid_transition.',
+        parameters: [idParameter],
+        responses: { '200': { description: 'The consumer with `webhookSecret`.', content: json('Consumer') }, '403': problem, '404': problem, '409': problem },
       },
     },
     '/consumers/{id}/credentials': {
@@ -587,11 +595,13 @@ export const consumersOpenApi: OpenApiFragment = {
         team: { type: 'string' },
         clientIds: { type: 'array', items: { type: 'string' } },
         webhookUrl: { type: ['string', 'null'] },
+        webhookSecretSet: { type: 'boolean', description: 'Whether webhook deliveries are signed (always, once a URL was set).' },
+        webhookSecret: { type: 'string', description: 'The signing secret, only in the answer that made it.' },
         email: { type: ['string', 'null'] },
         createdAt: { type: 'string', format: 'date-time' },
         updatedAt: { type: 'string', format: 'date-time' },
       },
-      required: ['id', 'name', 'team', 'clientIds', 'webhookUrl', 'email', 'createdAt', 'updatedAt'],
+      required: ['id', 'name', 'team', 'clientIds', 'webhookUrl', 'webhookSecretSet', 'email', 'createdAt', 'updatedAt'],
     },
     CredentialInput: credentialInputSchema,
     RotateInput: rotateInputSchema,

@@ -55,6 +55,9 @@ import { demoCatalogueDrift, seedDemoCatalogue } from '../../control-plane/demo/
 import { createDevIdentityProvider, type DevIdentityProvider } from '../../control-plane/dev-idp/dev-idp.js';
 import { DEMO_CLIENTS, DEMO_SERVICE_CLIENT_ROLES, demoIdentities } from '../../control-plane/dev-idp/demo-identities.js';
 import { attachControlPlane, createControlPlaneLogger, type ControlPlaneServer } from '../../control-plane/server.js';
+import type { RulesetExtension } from '../../control-plane/lint/lint.js';
+import { loadRulesetFile } from '../../control-plane/lint/org-ruleset.js';
+import { notificationSettingsFromEnv, type NotificationSettings } from '../../control-plane/notify/config.js';
 import { openStore, type Store } from '../../control-plane/store/db.js';
 import { ADMIN_EXAMPLES, ADMIN_TOKEN_COMMAND, DEMO_EXAMPLES, DEMO_TOKEN_COMMANDS, renderCurlCommand, renderTokenCommand } from './examples.js';
 
@@ -274,11 +277,22 @@ for (const detail of await demoCatalogueDrift(store, endpoints)) {
   logger.warn('the stored demo catalogue points elsewhere than this run; start with the ports it was seeded with, or remove the store to seed afresh', { store: storeLabel, detail });
 }
 
+// Notifications: webhooks may reach this machine in the demo (a receiver beside it); email when NOTIFY_SMTP_URL is set.
+let notifications: NotificationSettings | undefined;
+let lintRuleset: RulesetExtension | undefined;
+try {
+  notifications = notificationSettingsFromEnv(env, { allowLoopback: true });
+  if (env.LINT_RULESET_FILE !== undefined && env.LINT_RULESET_FILE !== '') lintRuleset = loadRulesetFile(env.LINT_RULESET_FILE);
+} catch (error) {
+  await fail((error as Error).message);
+}
 const controlPlane: ControlPlaneServer = attachControlPlane(controlPlanePort.server, {
   store,
   logger: controlPlaneLogger,
   auth: { issuer, audience: DEMO_AUDIENCE, serviceClients: DEMO_SERVICE_CLIENT_ROLES as Record<string, Role[]> },
   oidcCallback: controlPlanePort.idp.callback,
+  notifications: notifications!,
+  ...(lintRuleset === undefined ? {} : { lintRuleset }),
 });
 // Before the store closes (closers run in reverse): the publisher stops and waiting long polls answer.
 closers.push({ name: 'control-plane', close: () => controlPlane.close() });
