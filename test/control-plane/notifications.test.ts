@@ -135,7 +135,7 @@ for (const engine of ENGINES) {
       assert.equal((await cp.call('ada.auditor', 'GET', `/api/v1/notifications/${webhook.id as string}`)).json.attempts.length, 4);
     });
 
-    it('refuses webhook URLs into the network (SSRF), private and metadata addresses alike', async (t) => {
+    it('refuses webhook URLs into the network (SSRF), private and metadata addresses alike; rotates the signing secret', async (t) => {
       const f = await setup(t, engine);
       if (f === undefined) return;
       for (const url of ['https://169.254.169.254/latest/meta-data', 'https://10.0.0.8/hooks', 'https://[fd00::1]/hooks', 'https://metadata.google.internal/hooks', 'https://[::ffff:192.168.1.1]/x']) {
@@ -143,6 +143,18 @@ for (const engine of ENGINES) {
         assert.equal(refused.status, 400, url);
         assert.deepEqual(refused.json.errors.map((e: { pointer: string }) => e.pointer), ['/body/webhookUrl'], url);
       }
+      // The signing secret rotates; the new one is shown once and never enters the audit trail.
+      const etag = (await f.cp.call('ada.auditor', 'GET', '/api/v1/consumers/store-app')).headers.get('etag')!;
+      const rotated = await f.cp.call('olivia.owner', 'POST', '/api/v1/consumers/store-app/webhook-secret', undefined, { 'if-match': etag });
+      assert.equal(rotated.status, 200, rotated.text);
+      assert.match(rotated.json.webhookSecret, /^whsec_/);
+      assert.notEqual(rotated.json.webhookSecret, f.secrets['store-app']);
+      const audit = await f.cp.call('ada.auditor', 'GET', '/api/v1/audit/events?limit=200');
+      assert.equal(audit.json.items[0].action, 'consumer.rotate_webhook_secret');
+      for (const secret of [rotated.json.webhookSecret as string, f.secrets['store-app']!]) assert.equal(audit.text.includes(secret.slice(6)), false);
+      const noHook = await f.cp.call('olivia.owner', 'POST', '/api/v1/consumers', { id: 'quiet-app', name: 'Quiet', team: 'erp-team' });
+      assert.equal(noHook.json.webhookSecretSet, false);
+      assert.equal((await f.cp.call('olivia.owner', 'POST', '/api/v1/consumers/quiet-app/webhook-secret')).status, 409);
     });
 
     it('marks exactly the callers of what breaks or is deprecated, reminds before the sunset once per threshold, and refuses new subscriptions to the deprecated major', async (t) => {
