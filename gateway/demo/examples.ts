@@ -375,6 +375,19 @@ export const ADMIN_EXAMPLES: readonly DemoExample[] = [
     },
   },
   {
+    id: 'admin-version-impact',
+    title: 'Who calls erp-sales v1, from the access records the gateway ships (run the examples above first): whom deprecating it would affect',
+    args: [...CURL, ...bearer('ADMIN_TOKEN'), `${ADMIN_API}/apis/erp-sales/versions/1.0.0/impact?days=7`],
+    expect: {
+      status: 200,
+      contains: ['HTTP/1.1 200 OK', '"api":"erp-sales","version":"1.0.0","days":7', '"usage":{"versions":["1.0.0"]', '"breaking":null'],
+      excerpt:
+        'HTTP/1.1 200 OK\n' +
+        '{"api":"erp-sales","version":"1.0.0","days":7,"since":"…","usage":{"versions":["1.0.0"],"consumers":[{"consumer":"storefront","name":"Web storefront","calls":…,"lastSeen":"…",' +
+        '"operations":[{"operationId":"…","calls":…,"lastSeen":"…"},…]},…]},"breaking":null}',
+    },
+  },
+  {
     id: 'admin-audit-verify',
     title: 'The admin audit trail is hash-chained: verify it (the seed wrote the first events)',
     args: [...CURL, ...bearer('ADMIN_TOKEN'), `${ADMIN_API}/audit/verify`],

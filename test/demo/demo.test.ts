@@ -260,6 +260,12 @@ const ADMIN_CHECKS: Record<string, (answer: CurlAnswer, context: AdminAnswers) =
     const items = (JSON.parse(body) as { items: Array<{ api: string; status: string; plan: string }> }).items;
     assert.deepEqual(items.map((s) => `${s.api} ${s.plan} ${s.status}`).sort(), ['erp-rpc finance active', 'erp-sales finance active']);
   },
+  'admin-version-impact': ({ body }) => {
+    const report = JSON.parse(body) as { usage: { versions: string[]; consumers: Array<{ consumer: string; calls: number }> }; breaking: unknown };
+    assert.deepEqual([report.usage.versions, report.breaking], [['1.0.0'], null]);
+    // Records reach the control plane within a second or two of the calls; the test waits for them below.
+    for (const caller of report.usage.consumers) assert.ok(['storefront', 'crm-sync', 'service-desk', 'finance-jobs'].includes(caller.consumer), caller.consumer);
+  },
   'admin-audit-verify': ({ body }) => {
     const verdict = JSON.parse(body) as { intact: boolean; events: number; head: string };
     assert.equal(verdict.intact, true);
@@ -336,6 +342,15 @@ describe('demo start (npm start)', { timeout: 60_000 }, () => {
       assert.ok(check !== undefined, `${example.id}: no check in this test`);
       check(answer, { readyHash });
     }
+
+    // The examples' calls travel gateway → spool → control plane: the impact names their callers.
+    let callers: string[] = [];
+    for (let i = 0; i < 100 && callers.length === 0; i++) {
+      const impact = await adminGet(ports.controlPlane, '/apis/erp-sales/versions/1.0.0/impact?days=7', tokens.ADMIN_TOKEN!);
+      callers = (impact.json.usage.consumers as Array<{ consumer: string }>).map((c) => c.consumer);
+      if (callers.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(callers.includes('storefront'), `erp-sales v1 callers: ${callers.join(', ')}`);
 
     // A person logs in as a browser would (authorization code + PKCE) and reads the same.
     const { accessToken } = await loginAs('ada.auditor', 'demo-auditor', {
