@@ -177,6 +177,53 @@ export interface ConsumerSpec {
   clientIds: string[];
   apiKeys: ApiKeySpec[];
   subscriptions: SubscriptionSpec[];
+  /** The system of record this consumer writes for (`erp`, `crm`, `service-desk`), when it is one's integration. */
+  speaksFor?: string;
+}
+
+/**
+ * A system of record: the business system that owns records (`erp`), and the upstream
+ * adapters' `system` values that are it (`odoo`), so a write through any of them counts as its own.
+ */
+export interface OwningSystemSpec {
+  id: string;
+  name: string;
+  upstreams: string[];
+}
+
+/** Where a business entity lives in one upstream: adapter system, model / object, field names. */
+export interface EntityMappingSpec {
+  /** The adapter's `system` (`odoo`, `salesforce`, `zendesk`, `servicenow`). */
+  upstream: string;
+  /** Model or object: `account.move`, `Invoice__c`, `ticket`. */
+  model: string;
+  /** Upstream field → canonical field where the names differ (`Payment_State__c` → `payment_state`); others keep their name. */
+  fields: Record<string, string>;
+}
+
+/** A business entity, its owning system, per-field owners where ownership is split, and its upstream mappings. */
+export interface OwnedEntitySpec {
+  /** `customer`, `product`, `price`, `inventory`, `order`, `invoice`, `payment`, `case`, … */
+  name: string;
+  /** Owning system id. */
+  owner: string;
+  /** Canonical field → owning system id, where it differs from `owner`. */
+  fieldOwners: Record<string, string>;
+  mappings: EntityMappingSpec[];
+}
+
+/** An enrichment grant: the consumer may write these canonical fields of the entity without owning it. */
+export interface EnrichmentGrantSpec {
+  consumer: string;
+  entity: string;
+  fields: string[];
+}
+
+/** The system-of-record registry, compiled by the control plane from `/api/v1/ownership`. */
+export interface OwnershipSpec {
+  systems: OwningSystemSpec[];
+  entities: OwnedEntitySpec[];
+  grants: EnrichmentGrantSpec[];
 }
 
 /** Gateway-wide settings: policies that run on every request, before routing. */
@@ -193,7 +240,77 @@ export interface Snapshot {
   apis: ApiSpec[];
   plans: PlanSpec[];
   consumers: ConsumerSpec[];
+  /** The system-of-record registry the `ownership` policy enforces; absent: no registry (every governed write is refused). */
+  ownership?: OwnershipSpec;
 }
+
+const ID = '^[a-z][a-z0-9._-]{0,63}$';
+const fieldMapSchema = { type: 'object', maxProperties: 2000, required: [], additionalProperties: { type: 'string', minLength: 1, maxLength: 200 } } as const;
+
+export const ownershipSchema: JSONSchemaType<OwnershipSpec> = {
+  type: 'object',
+  description: 'The system-of-record registry: owning systems, entities with their owners and upstream mappings, enrichment grants.',
+  properties: {
+    systems: {
+      type: 'array',
+      maxItems: 100,
+      items: {
+        type: 'object',
+        properties: {
+          id: { type: 'string', pattern: ID },
+          name: { type: 'string', minLength: 1, maxLength: 200 },
+          upstreams: { type: 'array', maxItems: 20, items: { type: 'string', minLength: 1, maxLength: 50 } },
+        },
+        required: ['id', 'name', 'upstreams'],
+        additionalProperties: false,
+      },
+    },
+    entities: {
+      type: 'array',
+      maxItems: 1000,
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string', pattern: ID },
+          owner: { type: 'string', pattern: ID },
+          fieldOwners: { ...fieldMapSchema, additionalProperties: { type: 'string', pattern: ID } },
+          mappings: {
+            type: 'array',
+            maxItems: 50,
+            items: {
+              type: 'object',
+              properties: {
+                upstream: { type: 'string', minLength: 1, maxLength: 50 },
+                model: { type: 'string', minLength: 1, maxLength: 200 },
+                fields: fieldMapSchema,
+              },
+              required: ['upstream', 'model', 'fields'],
+              additionalProperties: false,
+            },
+          },
+        },
+        required: ['name', 'owner', 'fieldOwners', 'mappings'],
+        additionalProperties: false,
+      },
+    },
+    grants: {
+      type: 'array',
+      maxItems: 10_000,
+      items: {
+        type: 'object',
+        properties: {
+          consumer: { type: 'string', minLength: 1, maxLength: 200 },
+          entity: { type: 'string', pattern: ID },
+          fields: { type: 'array', minItems: 1, maxItems: 500, items: { type: 'string', minLength: 1, maxLength: 200 } },
+        },
+        required: ['consumer', 'entity', 'fields'],
+        additionalProperties: false,
+      },
+    },
+  },
+  required: ['systems', 'entities', 'grants'],
+  additionalProperties: false,
+};
 
 const policyBindingSchema: JSONSchemaType<PolicyBinding> = {
   type: 'object',
@@ -395,11 +512,13 @@ export const snapshotSchema: JSONSchemaType<Snapshot> = {
               additionalProperties: false,
             },
           },
+          speaksFor: { type: 'string', pattern: '^[a-z][a-z0-9._-]{0,63}$', nullable: true, description: 'The system of record the consumer writes for.' },
         },
         required: ['id', 'name', 'team', 'clientIds', 'apiKeys', 'subscriptions'],
         additionalProperties: false,
       },
     },
+    ownership: { ...ownershipSchema, nullable: true },
   },
   required: ['formatVersion', 'hash', 'generatedAt', 'gateway', 'apis', 'plans', 'consumers'],
   additionalProperties: false,
