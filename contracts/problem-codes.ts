@@ -35,8 +35,6 @@ export type ProblemCode =
   | 'idempotency.in_flight'
   | 'idempotency.store_unavailable'
   | 'version.retired'
-  | 'ownership.write_denied'
-  | 'access.field_denied'
   | 'version.deprecated'
   | 'version.breaking_change'
   | 'contract.lint_failed'
@@ -97,8 +95,6 @@ export const PROBLEM_CODES: Readonly<Record<ProblemCode, ProblemCodeInfo>> = {
   'idempotency.in_flight': { status: 409, title: 'A request with this Idempotency-Key is in flight' },
   'idempotency.store_unavailable': { status: 503, title: 'Idempotency store unavailable' },
   'version.retired': { status: 410, title: 'API version retired' },
-  'ownership.write_denied': { status: 403, title: 'Write refused: another system owns this record' },
-  'access.field_denied': { status: 403, title: 'Field may not be set by this consumer' },
   'version.deprecated': { status: 409, title: 'API version deprecated' },
   'version.breaking_change': { status: 422, title: 'Breaking change within a major version' },
   'contract.lint_failed': { status: 422, title: 'Contract fails the governance lint' },
