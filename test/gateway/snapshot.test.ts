@@ -76,8 +76,9 @@ describe('snapshot swap and rejection', () => {
       while (!stop) statuses.push((await getJson(`${gw.url}/shop/v1/items`, agent)).status);
     });
     const hashes: string[] = [];
-    for (let i = 0; i < 20; i++) {
-      const snapshot = snapshotFor(i % 2 === 0 ? b.url : a.url, `2026-11-01T00:00:${String(i).padStart(2, '0')}.000Z`);
+    // At least 20 swaps, and on until 100 requests ran alongside them (a busy machine runs fewer per swap).
+    for (let i = 0; i < 20 || (statuses.length <= 100 && i < 400); i++) {
+      const snapshot = snapshotFor(i % 2 === 0 ? b.url : a.url, `2026-11-01T00:${String(Math.floor(i / 60)).padStart(2, '0')}:${String(i % 60).padStart(2, '0')}.000Z`);
       await gw.source.push(JSON.stringify(snapshot));
       hashes.push(snapshot.hash);
       assert.equal(gw.gateway.currentHash(), snapshot.hash);
@@ -92,9 +93,10 @@ describe('snapshot swap and rejection', () => {
       [],
       'every request during the swaps succeeded',
     );
-    // The last snapshot (i = 19) points at upstream a.
-    assert.equal((await getJson(`${gw.url}/shop/v1/items`)).body.from, 'a');
-    assert.equal(await metricValue(gw.statusUrl, 'gatehouse_snapshot_applies_total'), 21);
+    // The last snapshot points at b after an even count of swaps' last index, else at a.
+    const last = hashes.length - 1;
+    assert.equal((await getJson(`${gw.url}/shop/v1/items`)).body.from, last % 2 === 0 ? 'b' : 'a');
+    assert.equal(await metricValue(gw.statusUrl, 'gatehouse_snapshot_applies_total'), hashes.length + 1);
   });
 
   it('lets a request in flight finish on the snapshot it started on', async () => {
