@@ -7,7 +7,7 @@
  * enforce.
  */
 import type { JSONSchemaType } from 'ajv';
-import { snapshotSchema, upstreamSchema, versionSchema, type PlanLimits, type PolicyBinding, type UpstreamSpec, UPSTREAM_KINDS } from './snapshot.js';
+import { ownershipSchema, snapshotSchema, upstreamSchema, versionSchema, type EnrichmentGrantSpec, type OwnedEntitySpec, type OwningSystemSpec, type PlanLimits, type PolicyBinding, type UpstreamSpec, UPSTREAM_KINDS } from './snapshot.js';
 
 /** Ids of teams, APIs, plans and consumers: lower-case slugs. */
 const SLUG = '^[a-z0-9][a-z0-9-]{0,62}$';
@@ -240,6 +240,8 @@ export interface ConsumerInput {
   clientIds?: string[];
   webhookUrl?: string | null;
   email?: string | null;
+  /** The system of record the consumer writes for (a system of `/ownership`). */
+  speaksFor?: string | null;
 }
 
 /** PATCH /consumers/{id}. */
@@ -251,6 +253,8 @@ export interface ConsumerPatch {
   webhookUrl?: string | null;
   /** null clears it. */
   email?: string | null;
+  /** null clears it. */
+  speaksFor?: string | null;
 }
 
 const consumerFields = {
@@ -266,6 +270,7 @@ const consumerFields = {
   },
   webhookUrl: { type: 'string', format: 'uri', maxLength: 2000, nullable: true, description: 'Where notifications are sent: https, or http on loopback only; no user info. Null clears it.' },
   email: { type: 'string', format: 'email', maxLength: 254, nullable: true, description: 'Contact address for notifications. Null clears it.' },
+  speaksFor: { type: 'string', pattern: '^[a-z][a-z0-9._-]{0,63}$', nullable: true, description: 'The system of record (a system id of /ownership) this consumer writes for; the ownership policy lets it write what that system owns. Null clears it.' },
 } as const;
 
 export const consumerInputSchema: JSONSchemaType<ConsumerInput> = {
@@ -289,6 +294,7 @@ export const consumerPatchSchema = {
     clientIds: { ...consumerFields.clientIds, nullable: false },
     webhookUrl: consumerFields.webhookUrl,
     email: consumerFields.email,
+    speaksFor: consumerFields.speaksFor,
   },
   minProperties: 1,
   additionalProperties: false,
@@ -411,3 +417,48 @@ export const nodeReportSchema: JSONSchemaType<NodeReport> = {
   required: [],
   additionalProperties: false,
 };
+
+// ---------------------------------------------------------------------------------------------
+// The system-of-record registry (/api/v1/ownership).
+
+/** An enrichment grant as the admin API keeps it: with an id to revoke it by. */
+export interface OwnershipGrant extends EnrichmentGrantSpec {
+  id: string;
+}
+
+/** GET / PUT /ownership: the whole registry. */
+export interface OwnershipDocument {
+  systems: OwningSystemSpec[];
+  entities: OwnedEntitySpec[];
+  grants: OwnershipGrant[];
+}
+
+/** POST /ownership/grants. */
+export type GrantInput = EnrichmentGrantSpec;
+
+const grantItems = ownershipSchema.properties.grants.items;
+
+export const grantInputSchema = {
+  ...grantItems,
+  description: 'An enrichment grant: the consumer may write these canonical fields of the entity without owning it.',
+} as const;
+
+export const ownedEntitySchema = {
+  ...ownershipSchema.properties.entities.items,
+  description: 'A business entity: its owning system, per-field owners where ownership is split, and where it lives upstream.',
+} as const;
+
+export const ownershipDocumentSchema = {
+  type: 'object',
+  description: 'The system-of-record registry. PUT replaces it whole (If-Match).',
+  properties: {
+    systems: ownershipSchema.properties.systems,
+    entities: ownershipSchema.properties.entities,
+    grants: {
+      ...ownershipSchema.properties.grants,
+      items: { ...grantItems, properties: { ...grantItems.properties, id: { type: 'string', pattern: '^grant_[A-Za-z0-9_-]{1,64}$' } }, required: [...grantItems.required, 'id'] },
+    },
+  },
+  required: ['systems', 'entities', 'grants'],
+  additionalProperties: false,
+} as const;

@@ -197,6 +197,8 @@ export interface DemoConsumer {
   email: string;
   /** The demo API key, when the consumer has one. */
   apiKey?: string;
+  /** The system of record it writes for (the retail registry's `erp`, `crm`, `service-desk`). */
+  speaksFor?: string;
   /** API slug → plan id (major 1). */
   subscriptions: ReadonlyArray<{ api: string; plan: string }>;
 }
@@ -210,6 +212,7 @@ export const DEMO_CONSUMERS: readonly DemoConsumer[] = [
     team: 'crm-team',
     clientIds: ['crm-sync'],
     email: 'crm-team@shop.example',
+    speaksFor: 'crm',
     subscriptions: [
       { api: 'crm', plan: 'crm-sync' },
       { api: 'erp-sales', plan: 'crm-sync' },
@@ -221,6 +224,7 @@ export const DEMO_CONSUMERS: readonly DemoConsumer[] = [
     team: 'service-team',
     clientIds: ['service-desk'],
     email: 'service-team@shop.example',
+    speaksFor: 'service-desk',
     subscriptions: [
       { api: 'service-desk', plan: 'service-desk' },
       { api: 'crm', plan: 'service-desk' },
@@ -234,6 +238,7 @@ export const DEMO_CONSUMERS: readonly DemoConsumer[] = [
     clientIds: ['finance-jobs'],
     email: 'finance@shop.example',
     apiKey: DEMO_FINANCE_API_KEY,
+    speaksFor: 'erp',
     subscriptions: [
       { api: 'erp-sales', plan: 'finance' },
       { api: 'erp-rpc', plan: 'finance' },

@@ -149,7 +149,7 @@ function prepare(options: SeedOptions): {
   // Subscription ids sort by creation time: one tick apart, so listings follow the catalogue's order.
   let tick = 0;
   const consumers = DEMO_CONSUMERS.map((consumer) => {
-    check(consumerInputSchema, { id: consumer.id, name: consumer.name, team: consumer.team, clientIds: consumer.clientIds, email: consumer.email }, `consumers/${consumer.id}`);
+    check(consumerInputSchema, { id: consumer.id, name: consumer.name, team: consumer.team, clientIds: consumer.clientIds, email: consumer.email, ...(consumer.speaksFor === undefined ? {} : { speaksFor: consumer.speaksFor }) }, `consumers/${consumer.id}`);
     const row: ConsumersTable = {
       id: consumer.id,
       name: consumer.name,
@@ -157,6 +157,7 @@ function prepare(options: SeedOptions): {
       client_ids: JSON.stringify(consumer.clientIds),
       webhook_url: null,
       email: consumer.email,
+      speaks_for: consumer.speaksFor ?? null,
       created_at: at,
       updated_at: at,
       revision: 1,

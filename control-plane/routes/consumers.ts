@@ -23,6 +23,7 @@ import {
   type RotateInput,
 } from '../../contracts/index.js';
 import { generateWebhookSecret } from '../notify/webhook-sender.js';
+import { loadOwnership } from './ownership.js';
 import type { RouteModule, WebhookUrlCheck } from '../app.js';
 import { principalOf, requireRole, type Principal } from '../auth.js';
 import { ControlPlaneError } from '../errors.js';
@@ -102,6 +103,8 @@ export interface ConsumerView {
   /** Whether notifications to the webhook are signed (the secret is shown only when made). */
   webhookSecretSet: boolean;
   email: string | null;
+  /** The system of record it writes for, or null. */
+  speaksFor: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -114,11 +117,19 @@ export const consumerView = (row: ConsumersTable): ConsumerView => ({
   webhookUrl: row.webhook_url,
   webhookSecretSet: row.webhook_secret != null,
   email: row.email,
+  speaksFor: row.speaks_for ?? null,
   createdAt: row.created_at,
   updatedAt: row.updated_at,
 });
 
 export const consumerEtag = (row: ConsumersTable): string => etagOf('consumer', row.id, row.revision);
+
+/** `speaksFor` must name a system of the ownership registry. */
+async function checkSpeaksFor(trx: Transaction<Database>, system: string | null): Promise<void> {
+  if (system === null) return;
+  const { document } = await loadOwnership(trx);
+  if (!document.systems.some((s) => s.id === system)) throw fieldProblem('/body/speaksFor', `is not a system of the ownership registry ("${system}"; known: ${document.systems.map((s) => s.id).join(', ')})`);
+}
 
 async function checkTeamExists(trx: Transaction<Database>, team: string): Promise<void> {
   const row = await trx.selectFrom('teams').select('id').where('id', '=', team).executeTakeFirst();
@@ -288,6 +299,7 @@ export const consumersRoutes: RouteModule = (deps) => {
       webhook_url: input.webhookUrl ?? null,
       webhook_secret: input.webhookUrl == null ? null : generateWebhookSecret(),
       email: input.email ?? null,
+      speaks_for: input.speaksFor ?? null,
       created_at: now,
       updated_at: now,
       revision: 1,
@@ -299,6 +311,7 @@ export const consumersRoutes: RouteModule = (deps) => {
         res,
         async ({ trx, audit }) => {
           await checkTeamExists(trx, row.team_id);
+          await checkSpeaksFor(trx, row.speaks_for ?? null);
           const existing = await trx.selectFrom('consumers').select('id').where('id', '=', row.id).executeTakeFirst();
           if (existing !== undefined) throw new ControlPlaneError('resource.conflict', `Consumer "${row.id}" exists already.`);
           await trx.insertInto('consumers').values(row).execute();
@@ -338,15 +351,17 @@ export const consumersRoutes: RouteModule = (deps) => {
             client_ids: patch.clientIds === undefined ? row.client_ids : JSON.stringify(patch.clientIds),
             webhook_url: patch.webhookUrl === undefined ? row.webhook_url : patch.webhookUrl,
             email: patch.email === undefined ? row.email : patch.email,
+            speaks_for: patch.speaksFor === undefined ? (row.speaks_for ?? null) : patch.speaksFor,
             updated_at: new Date(clock.now()).toISOString(),
             revision: row.revision + 1,
           };
           // The first webhook URL gets a signing secret, shown in this answer only.
           if (next.webhook_url !== null && row.webhook_secret == null) next.webhook_secret = madeSecret = generateWebhookSecret();
           if (patch.clientIds !== undefined) await claimClientIds(trx, id, patch.clientIds);
+          if (patch.speaksFor !== undefined) await checkSpeaksFor(trx, patch.speaksFor);
           const result = await trx
             .updateTable('consumers')
-            .set({ name: next.name, team_id: next.team_id, client_ids: next.client_ids, webhook_url: next.webhook_url, webhook_secret: next.webhook_secret ?? null, email: next.email, updated_at: next.updated_at, revision: next.revision })
+            .set({ name: next.name, team_id: next.team_id, client_ids: next.client_ids, webhook_url: next.webhook_url, webhook_secret: next.webhook_secret ?? null, email: next.email, speaks_for: next.speaks_for ?? null, updated_at: next.updated_at, revision: next.revision })
             .where('id', '=', id)
             .where('revision', '=', row.revision)
             .executeTakeFirst();
@@ -598,10 +613,11 @@ export const consumersOpenApi: OpenApiFragment = {
         webhookSecretSet: { type: 'boolean', description: 'Whether webhook deliveries are signed (always, once a URL was set).' },
         webhookSecret: { type: 'string', description: 'The signing secret, only in the answer that made it.' },
         email: { type: ['string', 'null'] },
+        speaksFor: { type: ['string', 'null'], description: 'The system of record it writes for.' },
         createdAt: { type: 'string', format: 'date-time' },
         updatedAt: { type: 'string', format: 'date-time' },
       },
-      required: ['id', 'name', 'team', 'clientIds', 'webhookUrl', 'webhookSecretSet', 'email', 'createdAt', 'updatedAt'],
+      required: ['id', 'name', 'team', 'clientIds', 'webhookUrl', 'webhookSecretSet', 'email', 'speaksFor', 'createdAt', 'updatedAt'],
     },
     CredentialInput: credentialInputSchema,
     RotateInput: rotateInputSchema,

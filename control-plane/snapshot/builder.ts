@@ -41,6 +41,8 @@ import {
   type PlanSpec,
   type PolicyBinding,
   type RetrySpec,
+  type OwnershipDocument,
+  type OwnershipSpec,
   type Snapshot,
   type SubscriptionSpec,
   type UpstreamKind,
@@ -69,6 +71,8 @@ export interface SnapshotState {
   apiKeys: readonly ApiKeysTable[];
   /** Only active ones matter; others are ignored if present. */
   subscriptions: readonly SubscriptionsTable[];
+  /** The system-of-record registry document (JSON), or absent (no registry row). */
+  ownership?: string;
 }
 
 export interface BuildOptions {
@@ -93,6 +97,7 @@ export async function loadSnapshotState(db: Kysely<Database>): Promise<SnapshotS
     consumers: await trx.selectFrom('consumers').selectAll().orderBy('id').execute(),
     apiKeys: await trx.selectFrom('api_keys').selectAll().orderBy('consumer_id').orderBy('id').execute(),
     subscriptions: await trx.selectFrom('subscriptions').selectAll().where('status', '=', 'active').orderBy('consumer_id').orderBy('id').execute(),
+    ...(await trx.selectFrom('ownership_registry').select('document').where('id', '=', 1).executeTakeFirst().then((row) => (row === undefined ? {} : { ownership: row.document }))),
   }));
 }
 
@@ -291,8 +296,23 @@ function consumersOf(state: SnapshotState): ConsumerSpec[] {
         clientIds: Array.isArray(clientIds) ? [...new Set(clientIds as string[])].sort() : [],
         apiKeys: ownKeys,
         subscriptions: subs,
+        ...(row.speaks_for == null ? {} : { speaksFor: row.speaks_for }),
       };
     });
+}
+
+/** The registry as the gateways get it: grants without their admin ids, only for consumers that exist. */
+function ownershipOf(state: SnapshotState): OwnershipSpec | undefined {
+  if (state.ownership === undefined) return undefined;
+  const document = parseJson(state.ownership, 'ownership_registry.document');
+  if (!isRecord(document)) throw new SnapshotBuildError(['ownership_registry.document: not an object']);
+  const consumers = new Set(state.consumers.map((c) => c.id));
+  const { systems, entities, grants } = document as unknown as OwnershipDocument;
+  return {
+    systems,
+    entities,
+    grants: grants.filter((g) => consumers.has(g.consumer)).map((g) => ({ consumer: g.consumer, entity: g.entity, fields: [...g.fields] })),
+  };
 }
 
 /**
@@ -313,6 +333,8 @@ export function buildSnapshot(state: SnapshotState, options: BuildOptions): Snap
     plans: plansOf(state),
     consumers: consumersOf(state),
   };
+  const ownership = ownershipOf(state);
+  if (ownership !== undefined) body.ownership = ownership;
   return { ...body, hash: computeSnapshotHash(body) };
 }
 
@@ -381,6 +403,9 @@ function checkAcrossItems(snapshot: Snapshot): void {
       const other = prefixes.get(key.prefix);
       if (other !== undefined) problems.push(`consumers[${consumer.id}]: API key prefix "${key.prefix}" is also used by ${other}`);
       prefixes.set(key.prefix, consumer.id);
+    }
+    if (consumer.speaksFor !== undefined && !(snapshot.ownership?.systems ?? []).some((system) => system.id === consumer.speaksFor)) {
+      problems.push(`consumers[${consumer.id}]: speaks for "${consumer.speaksFor}", which is not a system of the ownership registry`);
     }
     for (const sub of consumer.subscriptions) {
       if (!plans.has(sub.plan)) problems.push(`consumers[${consumer.id}]: subscription to ${sub.api} v${sub.major} names unknown plan "${sub.plan}"`);

@@ -4,6 +4,7 @@
  * PostgreSQL run the same statements. Never edit a released migration; add the next one.
  */
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { RETAIL_OWNERSHIP_DEFAULTS } from '../ownership/retail-defaults.js';
 
 const m001: Migration = {
   async up(db: Kysely<unknown>) {
@@ -307,8 +308,31 @@ const m005: Migration = {
   },
 };
 
+/**
+ * The system-of-record registry: one document (systems, entities with owners and upstream
+ * mappings, enrichment grants) seeded with the retail defaults as of this release, and which
+ * system each consumer writes for.
+ */
+const m006: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema
+      .createTable('ownership_registry')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('document', 'text', (c) => c.notNull())
+      .addColumn('revision', 'integer', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addColumn('updated_by', 'text', (c) => c.notNull())
+      .execute();
+    await (db as Kysely<{ ownership_registry: { id: number; document: string; revision: number; updated_at: string; updated_by: string } }>)
+      .insertInto('ownership_registry')
+      .values({ id: 1, document: JSON.stringify(RETAIL_OWNERSHIP_DEFAULTS), revision: 1, updated_at: new Date().toISOString(), updated_by: 'migration 006' })
+      .execute();
+    await db.schema.alterTable('consumers').addColumn('speaks_for', 'text').execute();
+  },
+};
+
 /** Every migration, by name (applied in name order). */
-export const MIGRATIONS: Readonly<Record<string, Migration>> = { '001_initial': m001, '002_consumers_subscriptions': m002, '003_version_lifecycle': m003, '004_version_successor': m004, '005_access_notifications': m005 };
+export const MIGRATIONS: Readonly<Record<string, Migration>> = { '001_initial': m001, '002_consumers_subscriptions': m002, '003_version_lifecycle': m003, '004_version_successor': m004, '005_access_notifications': m005, '006_ownership': m006 };
 
 export const migrationProvider: MigrationProvider = {
   getMigrations: async () => ({ ...MIGRATIONS }),

@@ -85,6 +85,8 @@ export interface ConsumersTable {
   email: string | null;
   /** Standard Webhooks signing secret (`whsec_…`), made when a webhook URL is first set (005). */
   webhook_secret?: string | null;
+  /** The system of record this consumer writes for (006). */
+  speaks_for?: string | null;
   created_at: string;
   updated_at: string;
   revision: number;
@@ -252,6 +254,16 @@ export interface NotificationAttemptsTable {
   error: string | null;
 }
 
+/** The system-of-record registry: one row (id 1) holding the document (006). */
+export interface OwnershipRegistryTable {
+  id: number;
+  /** JSON: { systems, entities, grants (each with an id) }. */
+  document: string;
+  revision: number;
+  updated_at: string;
+  updated_by: string;
+}
+
 export interface Database {
   teams: TeamsTable;
   apis: ApisTable;
@@ -271,4 +283,5 @@ export interface Database {
   access_records: AccessRecordsTable;
   notifications: NotificationsTable;
   notification_attempts: NotificationAttemptsTable;
+  ownership_registry: OwnershipRegistryTable;
 }
