@@ -34,6 +34,10 @@ export type ProblemCode =
   | 'idempotency.key_reused'
   | 'idempotency.in_flight'
   | 'idempotency.store_unavailable'
+  | 'async.key_missing'
+  | 'async.store_unavailable'
+  | 'async.not_found'
+  | 'async.not_dead_letter'
   | 'version.retired'
   | 'version.deprecated'
   | 'version.breaking_change'
@@ -94,6 +98,10 @@ export const PROBLEM_CODES: Readonly<Record<ProblemCode, ProblemCodeInfo>> = {
   'idempotency.key_reused': { status: 422, title: 'Idempotency-Key reused with a different request' },
   'idempotency.in_flight': { status: 409, title: 'A request with this Idempotency-Key is in flight' },
   'idempotency.store_unavailable': { status: 503, title: 'Idempotency store unavailable' },
+  'async.key_missing': { status: 400, title: 'Value for async ordering or probing missing from the request' },
+  'async.store_unavailable': { status: 503, title: 'Async delivery queue unavailable' },
+  'async.not_found': { status: 404, title: 'No such async request' },
+  'async.not_dead_letter': { status: 409, title: 'Async request is not a dead letter' },
   'version.retired': { status: 410, title: 'API version retired' },
   'version.deprecated': { status: 409, title: 'API version deprecated' },
   'version.breaking_change': { status: 422, title: 'Breaking change within a major version' },
