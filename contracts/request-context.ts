@@ -30,6 +30,29 @@ export interface CapturedResponse {
 export type ResponseTap = (response: CapturedResponse, ctx: RequestContext) => void;
 
 /**
+ * Rewrites a JSON answer before it reaches the client (fields masked, a canonical status
+ * added). Every answer the gateway sends from a whole body passes each of the request's
+ * transforms — relayed from the upstream, or a copy a policy kept (cache hit, idempotent
+ * replay, stale fallback) — nearest the upstream first, i.e. in reverse order of registration.
+ * Kept copies are stored as the upstream answered, so a replay is transformed for whoever
+ * receives it under the snapshot in force.
+ */
+export interface ResponseTransform {
+  /** The registering policy, for logs and problems. */
+  readonly name: string;
+  /**
+   * `true`: an answer this transform cannot read (not JSON, larger than `maxBytes`, an unknown
+   * content coding) is withheld with a problem rather than sent unchanged (field masking);
+   * `false`: it is sent unchanged (enrichment).
+   */
+  readonly failClosed: boolean;
+  /** Largest (decoded) body the transform reads. */
+  readonly maxBytes: number;
+  /** Returns the document to send (it may change `json` in place and return it). Must not throw. */
+  apply(json: unknown, status: number, ctx: RequestContext): unknown;
+}
+
+/**
  * Asked when the upstream failed (refused, timed out, circuit open, 5xx mapped to a problem):
  * returns an answer to send instead (a stale cached copy, say), or `undefined`.
  */
@@ -87,6 +110,12 @@ export interface RequestContext {
    * upstream answer whole (up to its inspection limit) and calls each before sending it.
    */
   responseTaps: ResponseTap[] | undefined;
+  /**
+   * Set by policies that rewrite JSON answers (field-auth, order-status): when present, the
+   * proxy reads the answer whole, asks the upstream for it uncompressed, and applies each
+   * before sending; `sendCaptured` applies them to kept copies too.
+   */
+  responseTransforms: ResponseTransform[] | undefined;
   /** Set by a policy that can answer when the upstream fails (stale-if-error). */
   fallback: UpstreamFallback | undefined;
   /**

@@ -184,6 +184,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       upstreamStatus: undefined,
       upstreamLatencyMs: undefined,
       responseTaps: undefined,
+      responseTransforms: undefined,
       fallback: undefined,
       responseHeaders: undefined,
     };

@@ -13,7 +13,7 @@ import { createProxyMiddleware, type Plugin } from 'http-proxy-middleware';
 import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, ExponentialBackoff, handleAll, type CircuitBreakerPolicy, type IBackoff } from 'cockatiel';
 import type { CircuitBreakerSpec, RetrySpec } from '../contracts/index.js';
 import type { CapturedResponse, RequestContext } from '../contracts/index.js';
-import { GatewayError, sendCaptured, type Logger } from '../policies/index.js';
+import { GatewayError, sendCaptured, transformCaptured, type Logger } from '../policies/index.js';
 import { watchAgent, type GatewayMetrics } from './metrics.js';
 import { renderProblem, toGatewayError } from './problem.js';
 import type { CompiledVersion } from './router.js';
@@ -205,6 +205,16 @@ function headerRecord(raw: string[]): Record<string, string | string[]> {
   return out;
 }
 
+/** A header record back as raw pairs. */
+function headerPairs(record: Record<string, string | string[]>): string[] {
+  const out: string[] = [];
+  for (const name in record) {
+    const value = record[name]!;
+    if (Array.isArray(value)) for (const item of value) out.push(name, item);
+    else out.push(name, value);
+  }
+  return out;
+}
 
 /**
  * @example
@@ -230,7 +240,12 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       metrics.upstreamErrors.labels(exchange.route.api, exchange.route.version, problem.code).inc();
       const fallback = exchange.ctx.fallback?.(problem.code, exchange.ctx);
       if (fallback !== undefined) {
-        sendCaptured(res, fallback, exchange.ctx);
+        try {
+          sendCaptured(res, fallback, exchange.ctx);
+        } catch (error) {
+          // A response transform could not read the kept copy: withheld, never sent unchecked.
+          renderProblem(res, toGatewayError(error, logger, exchange.ctx), exchange.ctx);
+        }
         return;
       }
     }
@@ -362,7 +377,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     ctx.upstreamLatencyMs = Math.round((performance.now() - exchange.sentAt) * 1000) / 1000;
     (proxyRes as ExchangeMessage)[EXCHANGE] = exchange;
     proxyRes.once('close', onUpstreamResponseClose);
-    if (ctx.responseTaps === undefined && !route.adapter.inspects(status, proxyRes.headers, ctx)) {
+    if (ctx.responseTaps === undefined && ctx.responseTransforms === undefined && !route.adapter.inspects(status, proxyRes.headers, ctx)) {
       res.writeHead(status, proxyRes.statusMessage, responseHeaders(proxyRes, ctx, false, route));
       proxyRes.pipe(res);
       return;
@@ -396,12 +411,27 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         replay(req, res, exchange, mapped);
         return;
       }
-      const out = mapped.kind === 'replace' ? mapped.body : body;
-      const headers = responseHeaders(proxyRes, ctx, true, route);
+      let out = mapped.kind === 'replace' ? mapped.body : body;
+      let headers = responseHeaders(proxyRes, ctx, true, route);
       const taps = ctx.responseTaps;
-      if (taps !== undefined) {
+      const transforms = ctx.responseTransforms;
+      if (taps !== undefined || transforms !== undefined) {
         const captured: CapturedResponse = { status, headers: headerRecord(headers), body: out };
-        for (const tap of taps) tap(captured, ctx);
+        // Taps keep the answer as the upstream gave it; transforms shape what this caller gets.
+        if (taps !== undefined) for (const tap of taps) tap(captured, ctx);
+        if (transforms !== undefined) {
+          let sent: CapturedResponse;
+          try {
+            sent = transformCaptured(captured, ctx);
+          } catch (error) {
+            renderProblem(res, toGatewayError(error, logger, ctx), ctx);
+            return;
+          }
+          if (sent !== captured) {
+            out = sent.body;
+            headers = [...headerPairs(sent.headers), 'x-request-id', ctx.requestId];
+          }
+        }
       }
       headers.push('content-length', String(out.length));
       res.writeHead(status, proxyRes.statusMessage, headers);
@@ -542,6 +572,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
       };
       (req as ExchangeRequest)[EXCHANGE] = exchange;
       req.url = ctx.upstreamPath;
+      // A transform reads the answer's JSON: ask for it uncompressed (RFC 9110 §12.5.3).
+      if (ctx.responseTransforms !== undefined) ctx.upstreamHeaders['accept-encoding'] = 'identity';
       req.headers = ctx.upstreamHeaders as IncomingMessage['headers'];
       if (ctx.body !== undefined && req.method !== 'GET' && req.method !== 'HEAD') {
         req.headers['content-length'] = String(ctx.body.length);
