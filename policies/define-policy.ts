@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JSONSchemaType } from 'ajv';
 import type { createClient } from 'redis';
-import type { ApiKeySpec, ApiVersionSpec, ConsumerSpec, PlanSpec, RequestContext } from '../contracts/index.js';
+import type { ApiKeySpec, ApiVersionSpec, ConsumerSpec, OwnershipSpec, PlanSpec, RequestContext } from '../contracts/index.js';
 
 /** A connected node-redis client (the gateway makes one when `REDIS_URL` is set). */
 export type RedisClient = ReturnType<typeof createClient>;
@@ -101,6 +101,8 @@ export interface PolicyDeps {
   resolveSecret(name: string): string | undefined;
   /** Consumers and plans of the snapshot being compiled. */
   directory: ConsumerDirectory;
+  /** The snapshot's system-of-record registry; absent when the snapshot carries none. */
+  ownership: OwnershipSpec | undefined;
   /** For policies that call out (JWKS, introspection); tests and the gateway inject it. */
   fetch: typeof fetch;
   metrics: PolicyMetrics;

@@ -54,8 +54,8 @@ export interface CompiledSnapshot {
 export interface CompileEnv {
   registry: PolicyRegistry;
   adapters: ReadonlyMap<UpstreamKind, AnyAdapterFactory>;
-  /** Everything but what each compile makes afresh (scope, consumer directory). */
-  policyDeps: Omit<PolicyDeps, 'scope' | 'directory' | 'version'>;
+  /** Everything but what each compile makes afresh (scope, consumer directory, ownership registry). */
+  policyDeps: Omit<PolicyDeps, 'scope' | 'directory' | 'version' | 'ownership'>;
   /** The gateway's cap on buffered request bodies. */
   maxBufferedBodyBytes: number;
   /** The gateway-lifetime circuit breaker of an upstream origin. */
@@ -154,7 +154,7 @@ export function compileSnapshot(text: string, env: CompileEnv): CompiledSnapshot
 
   const problems: string[] = [];
   const directory = compileDirectory(snapshot, problems);
-  const policyDeps: PolicyDeps = { ...env.policyDeps, scope: createSnapshotScope(), directory, version: undefined };
+  const policyDeps: PolicyDeps = { ...env.policyDeps, scope: createSnapshotScope(), directory, version: undefined, ownership: snapshot.ownership };
   const collect = <T>(fn: () => T): T | undefined => {
     try {
       return fn();

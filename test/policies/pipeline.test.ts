@@ -52,6 +52,7 @@ const deps: PolicyDeps = {
   version: undefined,
   resolveSecret: () => undefined,
   directory: { byId: new Map(), byClientId: new Map(), byKeyPrefix: new Map(), plans: new Map() },
+  ownership: undefined,
   fetch,
   metrics: { counter: () => () => {} },
 };
