@@ -115,7 +115,7 @@ for (const engine of ENGINES) {
       assert.equal(created.headers.get('location'), '/api/v1/consumers/erp-sync');
       // The webhook's signing secret is made with it and shown in this answer only.
       assert.match(created.json.webhookSecret, /^whsec_[A-Za-z0-9+/]{43}=$/);
-      assert.deepEqual({ ...created.json, createdAt: undefined, updatedAt: undefined, webhookSecret: undefined }, { ...erpSync, webhookSecretSet: true, createdAt: undefined, updatedAt: undefined, webhookSecret: undefined });
+      assert.deepEqual({ ...created.json, createdAt: undefined, updatedAt: undefined, webhookSecret: undefined }, { ...erpSync, webhookSecretSet: true, speaksFor: null, createdAt: undefined, updatedAt: undefined, webhookSecret: undefined });
       const read = await call('ada.auditor', 'GET', '/api/v1/consumers/erp-sync');
       assert.equal(read.json.webhookSecretSet, true);
       assert.equal(read.text.includes(created.json.webhookSecret as string), false, 'never shown again');
