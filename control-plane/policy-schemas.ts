@@ -11,8 +11,11 @@ import { accessRecordSchema } from '../policies/access-record/schema.js';
 import { apiKeySchema } from '../policies/api-key/schema.js';
 import { cacheSchema } from '../policies/cache/schema.js';
 import { contractValidationSchema } from '../policies/contract-validation/schema.js';
+import { fieldAuthSchema } from '../policies/field-auth/schema.js';
 import { idempotencySchema } from '../policies/idempotency/schema.js';
 import { jwtAuthSchema } from '../policies/jwt-auth/schema.js';
+import { orderStatusSchema } from '../policies/order-status/schema.js';
+import { ownershipPolicySchema } from '../policies/ownership/schema.js';
 import { quotaSchema } from '../policies/quota/schema.js';
 import { rateLimitSchema } from '../policies/rate-limit/schema.js';
 import { rbacSchema } from '../policies/rbac/schema.js';
@@ -46,8 +49,11 @@ export const POLICY_SCHEMAS: ReadonlyMap<string, PolicySchemaEntry> = new Map(
       ['api-key', 'version', apiKeySchema],
       ['cache', 'version', cacheSchema],
       ['contract-validation', 'version', contractValidationSchema],
+      ['field-auth', 'version', fieldAuthSchema],
       ['idempotency', 'version', idempotencySchema],
       ['jwt-auth', 'version', jwtAuthSchema],
+      ['order-status', 'version', orderStatusSchema],
+      ['ownership', 'version', ownershipPolicySchema],
       ['quota', 'version', quotaSchema],
       ['rate-limit', 'version', rateLimitSchema],
       ['rbac', 'version', rbacSchema],
