@@ -40,6 +40,19 @@ function freeQty(orm: OdooOrm, productId: number): number {
     .reduce((sum, q) => sum + Number(q.quantity) - Number(q.reserved_quantity ?? 0), 0);
 }
 
+/**
+ * sale_stock's `delivery_status`: `false` without transfers (or only cancelled ones), `full`
+ * once every transfer is done or cancelled, `partial` when one is done and goods were
+ * delivered, `started` when one is done but nothing delivered yet, otherwise `pending`.
+ */
+function deliveryStatus(orm: OdooOrm, orderId: number): string | false {
+  const pickings = orm.all('stock.picking').filter((p) => p.sale_id === orderId);
+  if (pickings.length === 0 || pickings.every((p) => p.state === 'cancel')) return false;
+  if (pickings.every((p) => p.state === 'done' || p.state === 'cancel')) return 'full';
+  if (!pickings.some((p) => p.state === 'done')) return 'pending';
+  return orderLines(orm, orderId).some((l) => Number(l.qty_delivered ?? 0) > 0) ? 'partial' : 'started';
+}
+
 function confirmOrders(orm: OdooOrm, ids: number[]): true {
   orm.assertUnlocked('sale.order', ids);
   const orders = orm.browse('sale.order', ids);
@@ -196,6 +209,9 @@ export function retailModels(): Record<string, OdooModel> {
         invoice_ids: { type: 'many2many', relation: 'account.move', string: 'Invoices', compute: (rec, orm) => orm.all('account.move').filter((m) => m.invoice_origin === rec.name).map((m) => m.id) },
         locked: bool('Locked'),
         state: sel('Status', [['draft', 'Quotation'], ['sent', 'Quotation Sent'], ['sale', 'Sales Order'], ['cancel', 'Cancelled']], { default: () => 'draft' }),
+        // sale_stock: the order's transfers and the delivery state computed from them.
+        picking_ids: o2m('stock.picking', 'sale_id', 'Transfers'),
+        delivery_status: sel('Delivery Status', [['pending', 'Not Delivered'], ['started', 'Started'], ['partial', 'Partially Delivered'], ['full', 'Fully Delivered']], { compute: (rec, orm) => deliveryStatus(orm, rec.id) }),
       },
     },
     {

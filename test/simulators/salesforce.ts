@@ -156,6 +156,20 @@ function objectSchemas(): Record<string, SfObject> {
         f('IsClosed', 'boolean', 'Closed', { readonly: true }), f('ClosedDate', 'datetime', 'Closed Date', { readonly: true }),
       ],
     },
+    {
+      // A custom object mirroring the ERP's invoices (read-only "billing status" in §4).
+      name: 'Invoice__c', prefix: 'a0I',
+      fields: [
+        f('Name', 'string', 'Invoice Name', { required: true }),
+        f('Invoice_Number__c', 'string', 'Invoice Number', { externalId: true }),
+        f('Account__c', 'reference', 'Account', { referenceTo: 'Account' }),
+        f('Order_Reference__c', 'string', 'Order Reference'),
+        f('Amount_Total__c', 'currency', 'Total'), f('Amount_Due__c', 'currency', 'Amount Due'),
+        f('Due_Date__c', 'date', 'Due Date'),
+        f('Payment_State__c', 'picklist', 'Payment State', { restricted: true, picklist: ['not_paid', 'in_payment', 'paid', 'partial', 'reversed', 'blocked'] }),
+        f('Bank_Account__c', 'string', 'Recipient Bank Account'),
+      ],
+    },
   ];
   for (const o of objects) o.fields = [...SYSTEM_FIELDS, ...o.fields];
   return Object.fromEntries(objects.map((o) => [o.name, o]));
@@ -198,7 +212,8 @@ const sfDatetime = (d: Date): string => d.toISOString().replace('Z', '+0000');
 /**
  * The deterministic CRM seed. Accounts mirror the Odoo partners through
  * `ERP_Customer_Id__c` (C-1001…C-1004, plus one prospect without ERP id); Orders carry
- * `OrderReferenceNumber` = Odoo SO names (S00001–S00004 Activated, S00005 Draft).
+ * `OrderReferenceNumber` = Odoo SO names (S00001–S00004 Activated, S00005 Draft); the custom
+ * object `Invoice__c` mirrors the ERP's invoices INV/2025/00001–00004 (`Payment_State__c`).
  * Record `n` of a type has id `salesforceId(prefix, n)`, e.g. Account 1 =
  * `salesforceId('001', 1)`.
  */
@@ -231,6 +246,17 @@ export function salesforceSeed(): Record<string, Array<Record<string, unknown>>>
       { Subject: 'Brass desk lamp arrived dented (S00003)', Status: 'New', Priority: 'Medium', Origin: 'Web', Type: 'Problem', AccountId: acc(3), ContactId: con(3) },
       { Subject: 'Copy of invoice INV/2025/00001', Status: 'Closed', Priority: 'Low', Origin: 'Phone', Type: 'Question', AccountId: acc(1), ContactId: con(1) },
     ],
+    Invoice__c: (
+      [
+        [1, 'S00001', 925.65, 0, '2025-04-03', 'paid'],
+        [2, 'S00002', 1000.67, 400, '2025-04-05', 'partial'],
+        [3, 'S00003', 272.01, 0, '2025-04-10', 'in_payment'],
+        [4, 'S00004', 355.74, 355.74, '2025-04-12', 'not_paid'],
+      ] as Array<[number, string, number, number, string, string]>
+    ).map(([n, order, total, due, dueDate, state]) => ({
+      Name: `INV/2025/0000${n}`, Invoice_Number__c: `INV/2025/0000${n}`, Account__c: acc(n), Order_Reference__c: order,
+      Amount_Total__c: total, Amount_Due__c: due, Due_Date__c: dueDate, Payment_State__c: state, Bank_Account__c: 'BE71 0961 2345 6769',
+    })),
   };
 }
 

@@ -3,7 +3,7 @@
  * operational and access logs captured in memory so tests can read every line.
  */
 import { PassThrough } from 'node:stream';
-import { computeSnapshotHash, type ApiSpec, type ConsumerSpec, type PlanSpec, type PolicyBinding, type Snapshot } from '../../contracts/index.js';
+import { computeSnapshotHash, type ApiSpec, type ConsumerSpec, type OwnershipSpec, type PlanSpec, type PolicyBinding, type Snapshot } from '../../contracts/index.js';
 import type { AccessRecord, Clock, Logger, RedisClient } from '../../policies/index.js';
 import { createGateway, type Gateway } from '../../gateway/gateway.js';
 import { createAccessLog, createAppLogger, teeAccessLog, type LineAccessLog } from '../../gateway/logging.js';
@@ -16,6 +16,8 @@ export interface SnapshotInput {
   consumers?: ConsumerSpec[];
   gatewayPolicies?: PolicyBinding[];
   generatedAt?: string;
+  /** The system-of-record registry; absent: the snapshot carries none. */
+  ownership?: OwnershipSpec;
 }
 
 /** A sealed snapshot (hash computed) from the parts a test cares about. */
@@ -27,6 +29,7 @@ export function buildSnapshot(input: SnapshotInput): Snapshot {
     apis: input.apis,
     plans: input.plans ?? [],
     consumers: input.consumers ?? [],
+    ...(input.ownership === undefined ? {} : { ownership: input.ownership }),
   };
   return { ...body, hash: computeSnapshotHash(body) };
 }
