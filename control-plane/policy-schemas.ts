@@ -9,6 +9,7 @@ import addFormatsModule from 'ajv-formats';
 import type { PolicyBinding } from '../contracts/index.js';
 import { accessRecordSchema } from '../policies/access-record/schema.js';
 import { apiKeySchema } from '../policies/api-key/schema.js';
+import { asyncDeliverySchema } from '../policies/async-delivery/schema.js';
 import { cacheSchema } from '../policies/cache/schema.js';
 import { contractValidationSchema } from '../policies/contract-validation/schema.js';
 import { fieldAuthSchema } from '../policies/field-auth/schema.js';
@@ -47,6 +48,7 @@ export const POLICY_SCHEMAS: ReadonlyMap<string, PolicySchemaEntry> = new Map(
     [
       ['access-record', 'gateway', accessRecordSchema],
       ['api-key', 'version', apiKeySchema],
+      ['async-delivery', 'version', asyncDeliverySchema],
       ['cache', 'version', cacheSchema],
       ['contract-validation', 'version', contractValidationSchema],
       ['field-auth', 'version', fieldAuthSchema],

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JSONSchemaType } from 'ajv';
 import type { createClient } from 'redis';
 import type { ApiKeySpec, ApiVersionSpec, ConsumerSpec, OwnershipSpec, PlanSpec, RequestContext } from '../contracts/index.js';
+import type { AsyncQueue } from './async-delivery/queue.js';
 
 /** A connected node-redis client (the gateway makes one when `REDIS_URL` is set). */
 export type RedisClient = ReturnType<typeof createClient>;
@@ -92,6 +93,8 @@ export interface PolicyDeps {
   lasting: SnapshotScope;
   /** Shared store for counters, idempotency records and cached answers; absent: embedded (memory). */
   redis: RedisClient | undefined;
+  /** The gateway's durable queue for `async-delivery` (an fsynced log, or Redis Streams); absent: none configured. */
+  asyncQueue?: AsyncQueue;
   /** Set for per-version bindings. */
   version: BoundVersion | undefined;
   /**

@@ -4,6 +4,8 @@ export * from './errors.js';
 export * from './registry.js';
 export * from './respond.js';
 export { accessRecordPolicy, redactQuery } from './access-record/policy.js';
+export { asyncDeliveryPolicy, asyncStatusPath, prefersRespondAsync } from './async-delivery/policy.js';
+export * from './async-delivery/queue.js';
 export { requestHygienePolicy } from './request-hygiene/policy.js';
 export { apiKeyPolicy } from './api-key/policy.js';
 export { cachePolicy } from './cache/policy.js';
@@ -22,6 +24,7 @@ export { jsonComplexity, requestLimitsPolicy } from './request-limits/policy.js'
 export { subscriptionPolicy } from './subscription/policy.js';
 export { tokenIntrospectionPolicy } from './token-introspection/policy.js';
 import { accessRecordPolicy } from './access-record/policy.js';
+import { asyncDeliveryPolicy } from './async-delivery/policy.js';
 import { apiKeyPolicy } from './api-key/policy.js';
 import { cachePolicy } from './cache/policy.js';
 import { contractValidationPolicy } from './contract-validation/policy.js';
@@ -40,7 +43,7 @@ import { tokenIntrospectionPolicy } from './token-introspection/policy.js';
 import type { AnyPolicyDefinition } from './define-policy.js';
 
 /** Every policy this build ships; the gateway registers these. */
-export const BUILT_IN_POLICIES: readonly AnyPolicyDefinition[] = [accessRecordPolicy, apiKeyPolicy, cachePolicy, contractValidationPolicy, fieldAuthPolicy, idempotencyPolicy, jwtAuthPolicy, orderStatusPolicy, ownershipPolicy, quotaPolicy, rateLimitPolicy, rbacPolicy, requestHygienePolicy, requestLimitsPolicy, subscriptionPolicy, tokenIntrospectionPolicy];
+export const BUILT_IN_POLICIES: readonly AnyPolicyDefinition[] = [accessRecordPolicy, apiKeyPolicy, asyncDeliveryPolicy, cachePolicy, contractValidationPolicy, fieldAuthPolicy, idempotencyPolicy, jwtAuthPolicy, orderStatusPolicy, ownershipPolicy, quotaPolicy, rateLimitPolicy, rbacPolicy, requestHygienePolicy, requestLimitsPolicy, subscriptionPolicy, tokenIntrospectionPolicy];
 
 /** Gateway-wide policies present even when a snapshot does not bind them. */
 export const ALWAYS_ON_POLICIES: readonly string[] = ['access-record', 'request-hygiene'];
