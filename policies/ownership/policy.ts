@@ -157,7 +157,10 @@ function judge(write: BusinessOperation, mapping: CompiledMapping, consumer: str
 
 function describeWrite(write: RefusedWrite, systemNames: ReadonlyMap<string, string>): string {
   const owners = write.owners.map((id) => (systemNames.has(id) ? `${id} (${systemNames.get(id)})` : id)).join(', ');
-  if (write.entity === null) return `no system of record is registered for ${write.upstream} model "${write.model}"`;
+  if (write.entity === null) {
+    const writing = write.upstreamFields.length === 0 ? '' : ` (writing ${write.upstreamFields.join(', ')})`;
+    return `no system of record is registered for ${write.upstream} model "${write.model}"${writing}`;
+  }
   const where = `${write.upstream} ${write.model}`;
   if (write.fields.length === 0) {
     const what = write.action === 'delete' ? 'deleting' : write.action === 'call' ? `calling ${write.method ?? 'a method'} on` : `${write.action === 'create' ? 'creating' : 'updating'} (no readable fields)`;
