@@ -32,6 +32,8 @@ export interface ControlPlaneDeps {
   events: EventEmitter<ControlPlaneEvents>;
   /** The governance lint's options: the organisation's ruleset over Gatehouse's. */
   lint: LintOptions;
+  /** How long access records are kept, days. */
+  retentionDays: number;
   notifications: {
     /** Which channels the outbox writes rows for. */
     channels: OutboxChannels;
@@ -60,6 +62,8 @@ export interface ControlPlaneOptions {
   notifications?: { email?: boolean; checkWebhookUrl?: WebhookUrlCheck };
   /** The organisation's lint ruleset (control-plane/lint/org-ruleset.ts); default none. */
   lintRuleset?: RulesetExtension;
+  /** How long access records are kept, days (AUDIT_RETENTION_DAYS). Default 90. */
+  retentionDays?: number;
 }
 
 export interface ControlPlane {
@@ -84,6 +88,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     ajv: createAdminAjv(),
     events,
     lint: options.lintRuleset === undefined ? {} : { extend: options.lintRuleset },
+    retentionDays: options.retentionDays ?? 90,
     enforcementChanged: (reason) => events.emit('enforcement-changed', reason),
     notifications: {
       channels: { email: options.notifications?.email ?? false },

@@ -35,6 +35,15 @@ const store = await openStore({
   sqliteFile: join(env.DATA_DIR || './data', 'gatehouse.db'),
   logger,
 });
+function retentionDaysOf(text: string): number {
+  const days = Number(text);
+  if (!Number.isInteger(days) || days < 1 || days > 3650) {
+    logger.error('AUDIT_RETENTION_DAYS must be a whole number of days from 1 to 3650', { value: text });
+    process.exit(1);
+  }
+  return days;
+}
+
 const server = await startControlPlaneServer({
   store,
   logger,
@@ -50,6 +59,7 @@ const server = await startControlPlaneServer({
   },
   notifications: notificationSettingsFromEnv(env),
   ...(env.LINT_RULESET_FILE ? { lintRuleset: loadRulesetFile(env.LINT_RULESET_FILE) } : {}),
+  ...(env.AUDIT_RETENTION_DAYS ? { retentionDays: retentionDaysOf(env.AUDIT_RETENTION_DAYS) } : {}),
 }).catch((error: NodeJS.ErrnoException) => {
   logger.error('control plane could not start', { code: error.code, error: error.message });
   process.exit(1);

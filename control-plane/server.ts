@@ -11,6 +11,7 @@ import type { AuthOptions } from './auth.js';
 import type { Clock, Logger } from './errors.js';
 import { buildAdminOpenApi } from './openapi.js';
 import { ADMIN_OPENAPI, ADMIN_ROUTES } from './routes/index.js';
+import { runRetention } from './routes/audit.js';
 import { createGatewayRoutes, gatewayOpenApi } from './routes/gateway.js';
 import type { Store } from './store/db.js';
 import { createNotificationService, type NotificationSettings } from './notify/config.js';
@@ -43,6 +44,8 @@ export interface ControlPlaneServerOptions {
   notifications?: NotificationSettings;
   /** The organisation's lint ruleset (LINT_RULESET_FILE); default none. */
   lintRuleset?: RulesetExtension;
+  /** Access-record retention, days (AUDIT_RETENTION_DAYS); default 90. Purged once an hour. */
+  retentionDays?: number;
 }
 
 export interface ControlPlaneServer {
@@ -88,8 +91,20 @@ export function attachControlPlane(server: Server, options: Omit<ControlPlaneSer
     openapi: () => buildAdminOpenApi([...ADMIN_OPENAPI, gatewayOpenApi]),
     notifications: notify.controlPlaneOptions,
     ...(options.lintRuleset === undefined ? {} : { lintRuleset: options.lintRuleset }),
+    ...(options.retentionDays === undefined ? {} : { retentionDays: options.retentionDays }),
   });
   notify.attach(cp.deps.events);
+  // Retention: old access records go once an hour, each purge an admin audit event.
+  const purge = (): void => {
+    runRetention(options.store, cp.deps.clock, cp.deps.retentionDays, { actor: 'gatehouse-retention', role: 'system' })
+      .then((done) => {
+        if (done.batches > 0) options.logger.info('access records past retention purged', { batches: done.batches, records: done.records, cutoff: done.cutoff });
+      })
+      .catch((error: unknown) => options.logger.error('retention purge failed', { error: (error as Error).message }));
+  };
+  const retention = setInterval(purge, 3_600_000);
+  retention.unref();
+  setImmediate(purge);
   const oidc = options.oidcCallback;
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const url = req.url ?? '/';
@@ -107,6 +122,7 @@ export function attachControlPlane(server: Server, options: Omit<ControlPlaneSer
     cp,
     dispatcher: notify.dispatcher,
     async close() {
+      clearInterval(retention);
       await notify.close();
       await gateway.close();
       server.closeIdleConnections();

@@ -143,8 +143,11 @@ export type AccessChainVerdict =
  * const verdict = await verifyAccessChain(store.db);
  */
 export async function verifyAccessChain(db: Kysely<Database>, pageSize = 200): Promise<AccessChainVerdict> {
-  let expectedSeq = 1;
-  let prev = ACCESS_GENESIS_HASH;
+  // Retention purges whole batches from the start; the head remembers where the kept chain begins.
+  const start = await db.selectFrom('access_batch_head').selectAll().where('id', '=', 1).executeTakeFirstOrThrow();
+  const baseSeq = Number(start.base_seq ?? 0);
+  let expectedSeq = baseSeq + 1;
+  let prev = start.base_hash ?? ACCESS_GENESIS_HASH;
   let batches = 0;
   let records = 0;
   for (;;) {
@@ -166,8 +169,46 @@ export async function verifyAccessChain(db: Kysely<Database>, pageSize = 200): P
     if (page.length < pageSize) break;
   }
   const head = await db.selectFrom('access_batch_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirstOrThrow();
-  if (Number(head.seq) !== batches || head.hash !== prev) {
-    return { intact: false, batches, records, brokenAt: { seq: batches + 1, nodeId: null, batchId: null, reason: 'batches after the last stored one were removed (head is ahead)' } };
+  if (Number(head.seq) !== baseSeq + batches || head.hash !== prev) {
+    return { intact: false, batches, records, brokenAt: { seq: baseSeq + batches + 1, nodeId: null, batchId: null, reason: 'batches after the last stored one were removed (head is ahead)' } };
   }
   return { intact: true, batches, records, head: prev };
+}
+
+export interface AccessPurge {
+  cutoff: string;
+  batches: number;
+  records: number;
+  /** The kept chain now starts after this batch. */
+  baseSeq: number;
+  baseHash: string;
+}
+
+/**
+ * Deletes whole batches, oldest first, whose newest record is older than `cutoff`, and moves
+ * the chain's base past them so the kept chain still verifies. Stops at the first batch that
+ * must stay, so the kept chain has no holes. Run inside the caller's transaction (the purge is
+ * audited with it).
+ *
+ * @example
+ * const purge = await purgeAccessRecords(trx, store.dialect, new Date(now - 90 * 86_400_000).toISOString());
+ */
+export async function purgeAccessRecords(trx: Transaction<Database>, dialect: Dialect, cutoff: string, maxBatches = 10_000): Promise<AccessPurge> {
+  let headQuery = trx.selectFrom('access_batch_head').selectAll().where('id', '=', 1);
+  if (dialect === 'postgres') headQuery = headQuery.forUpdate();
+  const head = await headQuery.executeTakeFirstOrThrow();
+  const baseSeq = Number(head.base_seq ?? 0);
+  const candidates = await trx.selectFrom('access_batches').select(['seq', 'last_at', 'hash', 'records']).where('seq', '>', baseSeq).orderBy('seq').limit(maxBatches).execute();
+  let last: { seq: number; hash: string } | undefined;
+  let records = 0;
+  for (const batch of candidates) {
+    if (batch.last_at >= cutoff) break;
+    last = { seq: Number(batch.seq), hash: batch.hash };
+    records += Number(batch.records);
+  }
+  if (last === undefined) return { cutoff, batches: 0, records: 0, baseSeq, baseHash: head.base_hash ?? ACCESS_GENESIS_HASH };
+  await trx.deleteFrom('access_records').where('batch_seq', '>', baseSeq).where('batch_seq', '<=', last.seq).execute();
+  await trx.deleteFrom('access_batches').where('seq', '>', baseSeq).where('seq', '<=', last.seq).execute();
+  await trx.updateTable('access_batch_head').set({ base_seq: last.seq, base_hash: last.hash }).where('id', '=', 1).execute();
+  return { cutoff, batches: last.seq - baseSeq, records, baseSeq: last.seq, baseHash: last.hash };
 }

@@ -331,8 +331,22 @@ const m006: Migration = {
   },
 };
 
+/**
+ * Auditor queries over access records (by decision code, by subject, by node) and retention:
+ * the access chain's head remembers where the kept chain starts once old batches are purged.
+ */
+const m007: Migration = {
+  async up(db: Kysely<unknown>) {
+    await db.schema.createIndex('access_records_decision').on('access_records').columns(['decision', 'at']).execute();
+    await db.schema.createIndex('access_records_subject').on('access_records').columns(['subject', 'at']).execute();
+    await db.schema.createIndex('access_batches_last_at').on('access_batches').columns(['last_at']).execute();
+    await db.schema.alterTable('access_batch_head').addColumn('base_seq', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+    await db.schema.alterTable('access_batch_head').addColumn('base_hash', 'text', (c) => c.notNull().defaultTo('0'.repeat(64))).execute();
+  },
+};
+
 /** Every migration, by name (applied in name order). */
-export const MIGRATIONS: Readonly<Record<string, Migration>> = { '001_initial': m001, '002_consumers_subscriptions': m002, '003_version_lifecycle': m003, '004_version_successor': m004, '005_access_notifications': m005, '006_ownership': m006 };
+export const MIGRATIONS: Readonly<Record<string, Migration>> = { '001_initial': m001, '002_consumers_subscriptions': m002, '003_version_lifecycle': m003, '004_version_successor': m004, '005_access_notifications': m005, '006_ownership': m006, '007_audit_queries': m007 };
 
 export const migrationProvider: MigrationProvider = {
   getMigrations: async () => ({ ...MIGRATIONS }),

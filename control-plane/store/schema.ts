@@ -187,6 +187,10 @@ export interface AccessBatchHeadTable {
   id: number;
   seq: number;
   hash: string;
+  /** Batches up to this seq were purged by retention (007); the kept chain starts after it. */
+  base_seq?: number;
+  /** The hash the first kept batch chains to (007). */
+  base_hash?: string;
 }
 
 /** One access record; latencies in integer microseconds so hashes recompute exactly (005). */
