@@ -17,6 +17,9 @@ import { GatewayError, sendCaptured, transformCaptured, type Logger } from '../p
 import { watchAgent, type GatewayMetrics } from './metrics.js';
 import { renderProblem, toGatewayError } from './problem.js';
 import type { CompiledVersion } from './router.js';
+import type { MappedResponse } from './upstreams/index.js';
+
+const PASS: MappedResponse = { kind: 'pass' };
 
 const EXCHANGE = Symbol('gatehouse.exchange');
 
@@ -377,7 +380,8 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     ctx.upstreamLatencyMs = Math.round((performance.now() - exchange.sentAt) * 1000) / 1000;
     (proxyRes as ExchangeMessage)[EXCHANGE] = exchange;
     proxyRes.once('close', onUpstreamResponseClose);
-    if (ctx.responseTaps === undefined && ctx.responseTransforms === undefined && !route.adapter.inspects(status, proxyRes.headers, ctx)) {
+    const inspected = route.adapter.inspects(status, proxyRes.headers, ctx);
+    if (ctx.responseTaps === undefined && ctx.responseTransforms === undefined && !inspected) {
       res.writeHead(status, proxyRes.statusMessage, responseHeaders(proxyRes, ctx, false, route));
       proxyRes.pipe(res);
       return;
@@ -396,9 +400,10 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     proxyRes.on('end', () => {
       if (res.writableEnded) return;
       const body = Buffer.concat(chunks, size);
-      let mapped;
+      let mapped: MappedResponse = PASS;
       try {
-        mapped = route.adapter.mapResponse(status, proxyRes.headers, body, ctx);
+        // Read whole for a tap or a transform only: the adapter maps just what it inspects.
+        if (inspected) mapped = route.adapter.mapResponse(status, proxyRes.headers, body, ctx);
       } catch (error) {
         fail(req, res, error);
         return;
