@@ -11,6 +11,7 @@ import { ControlPlaneError, problemMiddleware, requestIdOf, type Clock, type Log
 import { createAdminAjv } from './http.js';
 import type { Store } from './store/db.js';
 import type { OutboxChannels } from './notify/outbox.js';
+import { createControlPlaneMetrics, type ControlPlaneMetrics } from './metrics.js';
 import type { LintOptions, RulesetExtension } from './lint/lint.js';
 
 /** A webhook URL check (SSRF): control-plane/notify/url-guard.ts. */
@@ -34,6 +35,7 @@ export interface ControlPlaneDeps {
   lint: LintOptions;
   /** How long access records are kept, days. */
   retentionDays: number;
+  metrics: ControlPlaneMetrics;
   notifications: {
     /** Which channels the outbox writes rows for. */
     channels: OutboxChannels;
@@ -64,6 +66,8 @@ export interface ControlPlaneOptions {
   lintRuleset?: RulesetExtension;
   /** How long access records are kept, days (AUDIT_RETENTION_DAYS). Default 90. */
   retentionDays?: number;
+  /** Served at `/metrics`; default a registry of its own without Node's default metrics. */
+  metrics?: ControlPlaneMetrics;
 }
 
 export interface ControlPlane {
@@ -89,6 +93,7 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
     events,
     lint: options.lintRuleset === undefined ? {} : { extend: options.lintRuleset },
     retentionDays: options.retentionDays ?? 90,
+    metrics: options.metrics ?? createControlPlaneMetrics({ store }),
     enforcementChanged: (reason) => events.emit('enforcement-changed', reason),
     notifications: {
       channels: { email: options.notifications?.email ?? false },
@@ -103,6 +108,11 @@ export function createControlPlane(options: ControlPlaneOptions): ControlPlane {
   app.use((_req, res, next) => {
     res.setHeader('x-request-id', requestIdOf(res));
     next();
+  });
+  // Prometheus scrape: counts and depths only, no names of people or secrets.
+  app.get('/metrics', async (_req, res) => {
+    res.setHeader('content-type', deps.metrics.registry.contentType);
+    res.end(await deps.metrics.registry.metrics());
   });
   app.use('/api/v1', express.json({ limit: '4mb', type: ['application/json', 'application/*+json'] }));
   if (options.openapi !== undefined) {

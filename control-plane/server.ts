@@ -12,6 +12,7 @@ import type { Clock, Logger } from './errors.js';
 import { buildAdminOpenApi } from './openapi.js';
 import { ADMIN_OPENAPI, ADMIN_ROUTES } from './routes/index.js';
 import { runRetention } from './routes/audit.js';
+import { createControlPlaneMetrics } from './metrics.js';
 import { createGatewayRoutes, gatewayOpenApi } from './routes/gateway.js';
 import type { Store } from './store/db.js';
 import { createNotificationService, type NotificationSettings } from './notify/config.js';
@@ -77,10 +78,12 @@ export async function startControlPlaneServer(options: ControlPlaneServerOptions
 /** Builds the control plane onto a server that already listens (its port is known). */
 export function attachControlPlane(server: Server, options: Omit<ControlPlaneServerOptions, 'port' | 'host'>): ControlPlaneServer {
   const gateway = createGatewayRoutes(options.publishDebounceMs === undefined ? {} : { debounceMs: options.publishDebounceMs });
+  const metrics = createControlPlaneMetrics({ store: options.store, defaultMetrics: true });
   const notify = createNotificationService(options.notifications ?? { webhook: { allowLoopback: false, allowList: [] } }, {
     store: options.store,
     logger: options.logger,
     clock: options.clock ?? { now: () => Date.now() },
+    metrics,
   });
   const cp = createControlPlane({
     store: options.store,
@@ -90,6 +93,7 @@ export function attachControlPlane(server: Server, options: Omit<ControlPlaneSer
     routes: [...ADMIN_ROUTES, gateway.routes],
     openapi: () => buildAdminOpenApi([...ADMIN_OPENAPI, gatewayOpenApi]),
     notifications: notify.controlPlaneOptions,
+    metrics,
     ...(options.lintRuleset === undefined ? {} : { lintRuleset: options.lintRuleset }),
     ...(options.retentionDays === undefined ? {} : { retentionDays: options.retentionDays }),
   });

@@ -7,6 +7,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { ControlPlaneEvents } from '../app.js';
+import type { ControlPlaneMetrics } from '../metrics.js';
 import type { Clock, Logger } from '../errors.js';
 import type { Store } from '../store/db.js';
 import { createNotificationDispatcher, type NotificationDispatcher, type RetryPolicy } from './dispatcher.js';
@@ -77,7 +78,7 @@ export interface NotificationService {
  * notify.attach(cp.deps.events);
  * // shutdown: await notify.close();
  */
-export function createNotificationService(settings: NotificationSettings, deps: { store: Store; logger: Logger; clock: Clock }): NotificationService {
+export function createNotificationService(settings: NotificationSettings, deps: { store: Store; logger: Logger; clock: Clock; metrics?: ControlPlaneMetrics }): NotificationService {
   const guard = createUrlGuard({ allowLoopback: settings.webhook.allowLoopback, allowList: settings.webhook.allowList });
   const email = settings.smtp === undefined ? undefined : createEmailSender(settings.smtp);
   const dispatcher = createNotificationDispatcher({

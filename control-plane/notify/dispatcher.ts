@@ -7,6 +7,7 @@
  * reminders (30, 7 and 1 days before a deprecated version's sunset).
  */
 import type { Clock, Logger } from '../errors.js';
+import type { ControlPlaneMetrics } from '../metrics.js';
 import type { Store } from '../store/db.js';
 import type { NotificationsTable } from '../store/schema.js';
 import { scheduleSunsetReminders } from './events.js';
@@ -59,6 +60,8 @@ export interface NotificationDispatcherOptions {
   reminderEveryMs?: number;
   /** Jitter source (tests pin it). Default Math.random. */
   random?: () => number;
+  /** Attempts and give-ups are counted here. */
+  metrics?: Pick<ControlPlaneMetrics, 'notificationAttempts' | 'notificationsDead'>;
 }
 
 export interface NotificationDispatcher {
@@ -200,6 +203,8 @@ export function createNotificationDispatcher(options: NotificationDispatcherOpti
         .where('id', '=', row.id)
         .execute();
     });
+    options.metrics?.notificationAttempts.inc({ channel: row.channel, outcome: result.ok ? 'delivered' : 'failed' });
+    if (gaveUp) options.metrics?.notificationsDead.inc({ channel: row.channel });
     const meta = { notification: row.id, type: row.type, consumer: row.consumer_id, channel: row.channel, attempt: n, statusCode: result.statusCode ?? null, latencyMs: Math.round(result.latencyMs), error: result.error };
     if (result.ok) logger.info('notification delivered', meta);
     else if (gaveUp) logger.error('notification undeliverable: gave up retrying', { ...meta, giveUpAfterMs: retry.giveUpAfterMs });

@@ -25,6 +25,8 @@ export const accessRoutes: RouteModule = (deps) => {
   router.post('/audit/access-batches', requireRole('gateway'), async (req, res) => {
     const batch = readBatch(req);
     const receipt = await appendAccessBatch(store.db, store.dialect, clock.now(), batch);
+    deps.metrics.accessBatches.inc({ outcome: receipt.duplicate ? 'duplicate' : 'stored' });
+    deps.metrics.accessRecords.inc(receipt.accepted);
     if (receipt.duplicate) logger.info('access batch received again; kept the first copy', { nodeId: batch.nodeId, batchId: batch.batchId, seq: receipt.seq });
     sendResource(res, 200, receipt);
   });

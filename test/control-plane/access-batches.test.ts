@@ -30,6 +30,9 @@ for (const engine of ENGINES) {
       assert.deepEqual([again.json.accepted, again.json.duplicate, again.json.seq, again.json.hash], [0, true, 1, stored.json.hash]);
       const second = await cp.call(GATEWAY, 'POST', PATH, { nodeId: 'gw-2', batchId: '0001', records: [accessRecord({ consumer: 'c' })] });
       assert.deepEqual([second.json.duplicate, second.json.seq], [false, 2], 'batch ids are per node');
+      const metrics = await (await fetch(`${cp.url}/metrics`)).text();
+      assert.match(metrics, /gatehouse_access_records_ingested_total 3\n/);
+      assert.match(metrics, /gatehouse_access_batches_received_total\{outcome="duplicate"\} 1\n/);
       const rows = await cp.store.db.selectFrom('access_records').select(['consumer', 'latency_us']).orderBy('batch_seq').orderBy('idx').execute();
       assert.deepEqual(rows.map((r) => [r.consumer, Number(r.latency_us)]), [['a', 12_345], ['b', 1250], ['c', 1250]]);
 

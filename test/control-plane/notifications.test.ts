@@ -112,6 +112,9 @@ for (const engine of ENGINES) {
         [[1, 'failed', 500, 'HTTP 500 Internal Server Error'], [2, 'failed', 500, 'HTTP 500 Internal Server Error'], [3, 'failed', 500, 'HTTP 500 Internal Server Error'], [4, 'delivered', 204, null]],
       );
       for (const attempt of webhook.attempts) assert.equal(typeof attempt.latencyMs, 'number');
+      const metrics = await (await fetch(`${cp.url}/metrics`)).text();
+      assert.match(metrics, /gatehouse_notification_attempts_total\{channel="webhook",outcome="failed"\} 3\n/);
+      assert.match(metrics, /gatehouse_notification_attempts_total\{channel="webhook",outcome="delivered"\} 1\n/);
       const received = hooks.received.filter((hook) => hook.path === '/store-app');
       assert.equal(received.length, 4, 'one request per attempt, none after delivery');
       assert.equal(new Set(received.map((hook) => hook.headers['webhook-id'])).size, 1, 'the same message id on every retry');

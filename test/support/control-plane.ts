@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 import { createControlPlane, type ControlPlane, type RouteModule } from '../../control-plane/app.js';
 import type { RulesetExtension } from '../../control-plane/lint/lint.js';
+import { createControlPlaneMetrics } from '../../control-plane/metrics.js';
 import { createNotificationService, type NotificationService, type NotificationSettings } from '../../control-plane/notify/config.js';
 import type { Role } from '../../control-plane/auth.js';
 import { DEMO_SERVICE_CLIENT_ROLES } from '../../control-plane/dev-idp/demo-identities.js';
@@ -56,10 +57,12 @@ export async function startTestControlPlane(
   if (store === undefined) return undefined;
   const idp = await startDevIdp('gatehouse');
   const logger = options.logger ?? quiet;
-  const notify = options.notifications === undefined ? undefined : createNotificationService(options.notifications, { store, logger, clock: options.clock ?? { now: () => Date.now() } });
+  const metrics = createControlPlaneMetrics({ store });
+  const notify = options.notifications === undefined ? undefined : createNotificationService(options.notifications, { store, logger, clock: options.clock ?? { now: () => Date.now() }, metrics });
   const cp = createControlPlane({
     store,
     logger,
+    metrics,
     ...(notify === undefined ? {} : { notifications: notify.controlPlaneOptions }),
     ...(options.lintRuleset === undefined ? {} : { lintRuleset: options.lintRuleset }),
     ...(options.clock === undefined ? {} : { clock: options.clock }),
