@@ -8,8 +8,9 @@
  *
  * One spool per directory: two processes sharing one would ship each other's segments.
  */
-import { mkdirSync, readdirSync, statSync, unlinkSync } from 'node:fs';
-import { mkdir, open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { close, fdatasync, mkdirSync, openSync, readdirSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { mkdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { MAX_ACCESS_BATCH_RECORDS, type AccessLog, type AccessRecord, type Clock, type Logger } from '../contracts/index.js';
 import { readAtScrape, type GatewayMetrics } from './metrics.js';
@@ -33,6 +34,14 @@ export interface AccessSpoolOptions {
   rollIntervalMs?: number;
   /** Longest a record waits in memory before it is appended to its segment file. Default 50 ms. */
   flushIntervalMs?: number;
+  /**
+   * Append each event-loop turn's records to the segment file synchronously, before the loop
+   * polls for more I/O (default true): one small write per turn however busy, and a record is
+   * in the kernel before its client could ask for anything else, so a SIGKILL of the process
+   * loses none (a power cut still loses what is not synced; segments are synced when they close).
+   * False: records wait up to `flushIntervalMs` and are written off the event loop.
+   */
+  writeThrough?: boolean;
   /** Spool depth and dropped records are read from the spool at scrape time. */
   metrics?: GatewayMetrics;
 }
@@ -89,7 +98,8 @@ interface Segment {
   state: 'open' | 'sealed' | 'closed';
   /** Serialised records (or runs of them) not yet appended to the file. */
   lines: string[];
-  handle: FileHandle | undefined;
+  /** The segment file, opened for appending on its first write. */
+  fd: number | undefined;
   rollTimer: NodeJS.Timeout | undefined;
   /** Left by a previous run and its records not counted yet. */
   uncounted: boolean;
@@ -97,6 +107,8 @@ interface Segment {
 }
 
 const MiB = 1024 * 1024;
+const fdatasyncAsync = promisify(fdatasync);
+const closeAsync = promisify(close);
 /** At most one drop line per this interval, carrying the count since the last one. */
 const DROP_LOG_INTERVAL_MS = 10_000;
 /** After a failed append the flush is tried again this much later. */
@@ -125,6 +137,8 @@ export function createAccessSpool(options: AccessSpoolOptions): AccessSpool {
   const segmentMaxBytes = options.segmentMaxBytes ?? MiB;
   const rollIntervalMs = options.rollIntervalMs ?? 1000;
   const flushIntervalMs = options.flushIntervalMs ?? 50;
+  const writeThrough = options.writeThrough ?? true;
+  let turnWrite: NodeJS.Immediate | undefined;
   if (!Number.isInteger(segmentMaxRecords) || segmentMaxRecords < 1 || segmentMaxRecords > MAX_ACCESS_BATCH_RECORDS) {
     throw new RangeError(`segmentMaxRecords must be an integer from 1 to ${MAX_ACCESS_BATCH_RECORDS} (the most one batch may carry)`);
   }
@@ -182,7 +196,7 @@ export function createAccessSpool(options: AccessSpoolOptions): AccessSpool {
   }
 
   function newSegment(batchId: string, state: Segment['state'], bytes: number, uncounted: boolean): Segment {
-    return { batchId, path: join(dir, `${batchId}.ndjson`), records: 0, bytes, state, lines: [], handle: undefined, rollTimer: undefined, uncounted, removed: false };
+    return { batchId, path: join(dir, `${batchId}.ndjson`), records: 0, bytes, state, lines: [], fd: undefined, rollTimer: undefined, uncounted, removed: false };
   }
 
   function noteId(batchId: string): void {
@@ -248,35 +262,50 @@ export function createAccessSpool(options: AccessSpoolOptions): AccessSpool {
     return draining;
   }
 
+  /** Appends the segment's pending lines, synchronously; false when the write failed (lines kept). */
+  function appendPending(segment: Segment): boolean {
+    if (segment.lines.length === 0) return true;
+    const text = segment.lines.length === 1 ? segment.lines[0]! : segment.lines.join('');
+    segment.lines = [];
+    try {
+      segment.fd ??= openSync(segment.path, 'a', 0o600);
+      const bytes = Buffer.from(text, 'utf8');
+      for (let at = 0; at < bytes.length; ) at += writeSync(segment.fd, bytes, at);
+      if (writeFailing) logger.info('access spool: segment files writable again', { dir });
+      writeFailing = false;
+      return true;
+    } catch (error) {
+      segment.lines.unshift(text); // kept in memory (still counted against maxBytes) and tried again
+      failedWrite(segment, error);
+      return false;
+    }
+  }
+
+  /** End of an event-loop turn: this turn's records go to the open segment's file. */
+  function writeTurn(): void {
+    turnWrite = undefined;
+    if (current !== undefined && !writeFailing) appendPending(current);
+  }
+
   async function drain(): Promise<void> {
     while (filling.length > 0) {
       const segment = filling[0]!;
       // The open segment is last: once it has nothing to write, the pass is done.
       if (segment.state === 'open' && segment.lines.length === 0) return;
-      if (segment.lines.length > 0) {
-        const text = segment.lines.length === 1 ? segment.lines[0]! : segment.lines.join('');
-        segment.lines = [];
-        try {
-          segment.handle ??= await open(segment.path, 'a', 0o600);
-          await segment.handle.appendFile(text, 'utf8');
-          if (writeFailing) logger.info('access spool: segment files writable again', { dir });
-          writeFailing = false;
-        } catch (error) {
-          segment.lines.unshift(text); // kept in memory (still counted against maxBytes) and tried again
-          failedWrite(segment, error);
-          return;
-        }
-        if (segment.state === 'open') continue;
-      }
+      if (!appendPending(segment)) return;
+      if (segment.state === 'open') continue;
       if (segment.state === 'sealed' && segment.lines.length === 0) {
-        try {
-          // On disk before the shipper may send it and delete it.
-          await segment.handle?.datasync();
-        } catch (error) {
-          logger.warn('access spool: segment not synced to disk', { batchId: segment.batchId, error: (error as Error).message });
+        const fd = segment.fd;
+        segment.fd = undefined;
+        if (fd !== undefined) {
+          try {
+            // On disk before the shipper may send it and delete it (off the event loop: a sync can take milliseconds).
+            await fdatasyncAsync(fd);
+          } catch (error) {
+            logger.warn('access spool: segment not synced to disk', { batchId: segment.batchId, error: (error as Error).message });
+          }
+          await closeAsync(fd).catch(() => undefined);
         }
-        await segment.handle?.close().catch(() => undefined);
-        segment.handle = undefined;
         segment.state = 'closed';
         filling.shift();
         closed.push(segment);
@@ -384,6 +413,7 @@ export function createAccessSpool(options: AccessSpoolOptions): AccessSpool {
     totalRecords += 1;
     totalBytes += bytes;
     if (segment.records >= segmentMaxRecords || segment.bytes >= segmentMaxBytes) seal(segment);
+    else if (writeThrough) turnWrite ??= setImmediate(writeTurn);
     else scheduleFlush(flushIntervalMs);
   }
 
@@ -462,6 +492,8 @@ export function createAccessSpool(options: AccessSpoolOptions): AccessSpool {
         if (current !== undefined) seal(current);
         clearTimeout(flushTimer);
         flushTimer = undefined;
+        if (turnWrite !== undefined) clearImmediate(turnWrite);
+        turnWrite = undefined;
         // A pass may be running (or a failed one waiting to retry): run until nothing is left.
         await flush();
         if (filling.length > 0) await flush();
