@@ -146,7 +146,13 @@ describe('access records survive a gateway SIGKILL and a control-plane outage', 
     await relay.open();
     gateway = startGateway();
     await until('gateway ready again', async () => ((await fetch(`http://127.0.0.1:${statusPort}/health/ready`)).ok ? true : undefined));
-    for (let i = 150; i < 250; i++) await call(i);
+    for (let i = 150; i < 249; i++) await call(i);
+    // One call carries a W3C trace: the same trace id reaches the upstream and the stored record.
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const traced = await fetch(`http://127.0.0.1:${port}/erp-orders/v1/orders?token=planted-query-secret-traced`, { headers: { 'x-api-key': key, traceparent: `00-${traceId}-00f067aa0ba902b7-01` } });
+    await traced.body?.cancel();
+    answered.push(traced.headers.get('x-request-id')!);
+    assert.match(String(upstream.seen.at(-1)!.headers.traceparent), new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
 
     const stored = await until('every record stored', async () => {
       const rows = await cp.store.db.selectFrom('access_records').select(['request_id', 'path']).where('node_id', '=', 'gw-durable').execute();
@@ -156,6 +162,11 @@ describe('access records survive a gateway SIGKILL and a control-plane outage', 
     assert.equal(new Set(ids).size, ids.length, 'none duplicated');
     assert.deepEqual([...ids].sort(), [...answered].sort(), 'none missing, none extra');
     for (const row of stored) assert.equal(row.path, '/erp-orders/v1/orders?token=[redacted]');
+    const byTrace = await cp.call('ada.auditor', 'GET', `/api/v1/audit/events?kind=access&traceId=${traceId}`);
+    assert.deepEqual(byTrace.json.items.map((r: { requestId: string }) => r.requestId), [answered.at(-1)]);
+    // Planted secrets (the API key, the sensitive query values) appear nowhere stored or exported.
+    const everything = JSON.stringify(await cp.store.db.selectFrom('access_records').selectAll().execute()) + (await cp.call('ada.auditor', 'GET', '/api/v1/audit/export?kind=access&format=csv')).text;
+    for (const secret of [key, key.split('.')[1]!, 'planted-query-secret']) assert.equal(everything.includes(secret), false, `${secret.slice(0, 8)}… stored`);
     const verdict = await cp.call('ada.auditor', 'GET', '/api/v1/audit/verify');
     assert.equal(verdict.json.access.intact, true);
     assert.equal(verdict.json.access.records, 250);
