@@ -27,7 +27,7 @@ import {
 } from '../policies/index.js';
 import { handleCachePurge } from './admin.js';
 import { readBody } from './body.js';
-import { createGatewayMetrics, createRouteMetrics, policyMetrics, UNMATCHED, type GatewayMetrics } from './metrics.js';
+import { createGatewayMetrics, createRouteMetrics, observeConsumer, policyMetrics, UNMATCHED, type GatewayMetrics } from './metrics.js';
 import { renderProblem, toGatewayError } from './problem.js';
 import { createForwarder, type Forwarder } from './proxy.js';
 import type { CompiledVersion } from './router.js';
@@ -287,7 +287,9 @@ export function createGateway(options: GatewayOptions): Gateway {
       forwarder.release(req, res);
       const version = state.version;
       const upstream = ctx.upstreamLatencyMs === undefined ? undefined : ctx.upstreamLatencyMs / 1000;
-      (version?.metrics ?? unmatchedMetrics).observe(res.headersSent ? res.statusCode : 499, (performance.now() - ctx.startedAt) / 1000, upstream);
+      const status = res.headersSent ? res.statusCode : 499;
+      (version?.metrics ?? unmatchedMetrics).observe(status, (performance.now() - ctx.startedAt) / 1000, upstream);
+      observeConsumer(metrics, ctx.api ?? UNMATCHED, ctx.consumer?.id, status);
       if (ctx.decision !== 'allow') metrics.decisions.labels(ctx.decision).inc();
       if (version !== undefined) runEndHooks(version.endHooks, req, res, ctx);
       runEndHooks(snapshot.gatewayEndHooks, req, res, ctx);

@@ -11,6 +11,10 @@ export const UNMATCHED = '_unmatched';
 export interface GatewayMetrics {
   readonly registry: Registry;
   readonly requests: FastCounter;
+  /** Requests by api, consumer and status class; at most MAX_CONSUMER_SERIES consumers get their own label. */
+  readonly consumerRequests: FastCounter;
+  readonly consumerSeries: Map<string, () => void>;
+  readonly consumersSeen: Set<string>;
   readonly duration: FastHistogram;
   readonly upstreamDuration: FastHistogram;
   /** Route recorders by api and version (see `createRouteMetrics`). */
@@ -33,6 +37,9 @@ export interface GatewayMetrics {
   readonly policyCounters: Map<string, Counter<string>>;
 }
 
+/** Consumers that get a label of their own; the rest count as `_other` (bounded cardinality). */
+export const MAX_CONSUMER_SERIES = 500;
+
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /**
@@ -51,10 +58,14 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
     'Time from forwarding to the upstream response headers.',
     LATENCY_BUCKETS,
   );
-  for (const metric of [requests, duration, upstreamDuration]) registry.registerMetric(metric as never);
+  const consumerRequests = new FastCounter('gatehouse_consumer_requests_total', `Requests by API, consumer and status class (the first ${MAX_CONSUMER_SERIES} consumers seen by name, others as _other).`);
+  for (const metric of [requests, duration, upstreamDuration, consumerRequests]) registry.registerMetric(metric as never);
   return {
     registry,
     requests,
+    consumerRequests,
+    consumerSeries: new Map(),
+    consumersSeen: new Set(),
     duration,
     upstreamDuration,
     routes: new Map(),
@@ -288,4 +299,29 @@ export function createRouteMetrics(metrics: GatewayMetrics, api: string, version
   };
   metrics.routes.set(key, route);
   return route;
+}
+
+const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
+
+/**
+ * Counts a request for its consumer (anonymous requests as `_none`): one map lookup per request
+ * once the series exists.
+ *
+ * @example
+ * observeConsumer(metrics, 'erp-sales', ctx.consumer?.id, res.statusCode);
+ */
+export function observeConsumer(metrics: GatewayMetrics, api: string, consumer: string | undefined, status: number): void {
+  const statusClass = STATUS_CLASSES[Math.min(5, Math.floor(status / 100))] ?? '5xx';
+  let name = consumer ?? '_none';
+  if (!metrics.consumersSeen.has(name)) {
+    if (metrics.consumersSeen.size >= MAX_CONSUMER_SERIES) name = '_other';
+    else metrics.consumersSeen.add(name);
+  }
+  const key = `${api}\u0000${name}\u0000${statusClass}`;
+  let inc = metrics.consumerSeries.get(key);
+  if (inc === undefined) {
+    inc = metrics.consumerRequests.series({ api, consumer: name, status_class: statusClass });
+    metrics.consumerSeries.set(key, inc);
+  }
+  inc();
 }
