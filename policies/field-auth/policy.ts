@@ -171,10 +171,29 @@ export const fieldAuthPolicy = definePolicy<FieldAuthConfig>({
       return found;
     }
 
+    const denying = new Map<string, boolean>();
+    /** Whether any rule, on any model, denies this caller a field. */
+    function deniesAnything(consumer: string | undefined, plan: string | undefined): boolean {
+      const key = `${consumer ?? ''}\n${plan ?? ''}`;
+      let found = denying.get(key);
+      if (found === undefined) {
+        found = rules.some(
+          (rule) =>
+            rule.denyWrite.size > 0 &&
+            (rule.plans === undefined || (plan !== undefined && rule.plans.has(plan))) &&
+            (rule.consumers === undefined || (consumer !== undefined && rule.consumers.has(consumer))),
+        );
+        if (denying.size >= MEMO_LIMIT) denying.clear();
+        denying.set(key, found);
+      }
+      return found;
+    }
+
     function refuseWrite(ctx: RequestContext, write: BusinessOperation, fields: string[]): never {
       counted('write_denied');
-      const what = fields.length === 0 ? 'a body the gateway could not read' : fields.join(', ');
-      throw new GatewayError('access.field_denied', `Consumer "${ctx.consumer?.id ?? 'anonymous'}" may not set ${what} on ${write.system} ${write.entity}.`, {
+      const what = fields.length === 0 ? 'fields the gateway could not read' : fields.join(', ');
+      const where = write.entity === '' ? `this ${write.system} call` : `${write.system} ${write.entity}`;
+      throw new GatewayError('access.field_denied', `Consumer "${ctx.consumer?.id ?? 'anonymous'}" may not set ${what} on ${where}.`, {
         extensions: { fields, model: write.entity },
       });
     }
@@ -185,11 +204,13 @@ export const fieldAuthPolicy = definePolicy<FieldAuthConfig>({
       const consumer = ctx.consumer?.id;
       const plan = ctx.consumer?.plan;
 
+      const unread = ctx.body !== undefined && ctx.body.length > 0 && ctx.json === undefined;
       for (const write of writesOf(operation)) {
+        // A write whose model or fields the gateway could not read (a body not sent as JSON, a
+        // path the adapter does not parse) cannot be checked: refused to a caller denied any field.
+        if ((write.entity === '' || (unread && write.fields.length === 0)) && deniesAnything(consumer, plan)) refuseWrite(ctx, write, []);
         const { denyWrite } = resolve(consumer, plan, write.entity);
         if (denyWrite.size === 0) continue;
-        // Fields the gateway could not read (a body that did not parse) cannot be checked.
-        if (write.fields.length === 0 && ctx.body !== undefined && ctx.body.length > 0 && ctx.json === undefined) refuseWrite(ctx, write, []);
         const denied = write.fields.filter((field) => denyWrite.has(fold(field)));
         if (denied.length > 0) refuseWrite(ctx, write, denied);
       }

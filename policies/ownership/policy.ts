@@ -157,6 +157,7 @@ function judge(write: BusinessOperation, mapping: CompiledMapping, consumer: str
 
 function describeWrite(write: RefusedWrite, systemNames: ReadonlyMap<string, string>): string {
   const owners = write.owners.map((id) => (systemNames.has(id) ? `${id} (${systemNames.get(id)})` : id)).join(', ');
+  if (write.entity === null && write.model === '') return `the gateway cannot tell which ${write.upstream} model this call writes`;
   if (write.entity === null) {
     const writing = write.upstreamFields.length === 0 ? '' : ` (writing ${write.upstreamFields.join(', ')})`;
     return `no system of record is registered for ${write.upstream} model "${write.model}"${writing}`;
@@ -234,7 +235,9 @@ export const ownershipPolicy = definePolicy<OwnershipConfig>({
       for (const write of writes) {
         const mapping = registry.byModel.get(modelKey(write.system, write.entity));
         if (mapping === undefined) {
-          if (config.unmappedWrites === 'allow') continue;
+          // `allow` opens models the registry does not know, never a call whose model the
+          // adapter could not tell (a body it could not read, a path it does not parse).
+          if (config.unmappedWrites === 'allow' && write.entity !== '') continue;
           refusals.push({ entity: null, upstream: write.system, model: write.entity, action: write.action, ...(write.method === undefined ? {} : { method: write.method }), fields: [...write.fields], upstreamFields: [...write.fields], owners: [] });
           continue;
         }

@@ -267,6 +267,17 @@ describe('field-auth', () => {
       await assertFieldDenied(await send(KEYS.storefront, 'POST', '/erp/v1/res.partner/write', { ids: [15], vals: { phone: '+32 2 555 0101', customer_rank: 99 } }), ['customer_rank']);
     });
 
+    it('are refused when the gateway cannot read the body, to a caller denied any field', async () => {
+      const res = await fetch(`${gw.url}/erp-rpc/v1/jsonrpc`, {
+        method: 'POST',
+        headers: { 'x-api-key': KEYS.serviceDesk, 'content-type': 'text/plain' },
+        body: JSON.stringify(executeKw('account.move', 'write', [[44], { partner_bank_id: 1 }])),
+      });
+      const text = await res.text();
+      await assertFieldDenied({ status: res.status, headers: res.headers, text, json: JSON.parse(text) }, []);
+      assert.match(text, /fields the gateway could not read on this odoo call/);
+    });
+
     it('leave other fields and other consumers alone', async () => {
       const desk = await send(KEYS.serviceDesk, 'POST', '/erp/v1/account.move/write', { ids: [44], vals: { ref: 'ZD-1001' } });
       assert.equal(desk.status, 200, desk.text);

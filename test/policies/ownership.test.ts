@@ -319,7 +319,7 @@ describe('ownership', () => {
 
     it('pass with unmappedWrites: allow', async () => {
       const open = buildSnapshot({
-        apis: retailApis(urls, (slug) => [{ policy: 'ownership', config: slug === 'erp' ? { unmappedWrites: 'allow' } : {} }]),
+        apis: retailApis(urls, (slug) => [{ policy: 'ownership', config: slug.startsWith('erp') ? { unmappedWrites: 'allow' } : {} }]),
         plans: PLANS,
         consumers: retailConsumers(),
         ownership: RETAIL_OWNERSHIP,
@@ -332,6 +332,16 @@ describe('ownership', () => {
         // Mapped models are still judged.
         const owned = await send(KEYS.serviceDesk, 'POST', '/erp/v1/account.move/write', { ids: [44], vals: { payment_state: 'paid' } });
         assert.equal(owned.status, 403);
+        // A call whose model the gateway cannot read is no "unmapped model": still refused.
+        odoo.resetCalls();
+        const res = await fetch(`${gw.url}/erp-rpc/v1/jsonrpc`, {
+          method: 'POST',
+          headers: { 'x-api-key': KEYS.serviceDesk, 'content-type': 'text/plain' },
+          body: JSON.stringify(executeKw('account.move', 'write', [[44], { payment_state: 'paid' }])),
+        });
+        const text = await res.text();
+        const problem = await assertRefused({ status: res.status, headers: res.headers, text, json: JSON.parse(text) }, { entity: null, fields: [], owners: [] });
+        assert.match(problem.detail, /cannot tell which odoo model this call writes/);
       } finally {
         await gw.source.push(JSON.stringify(snapshot()));
       }
