@@ -10,11 +10,11 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo } from 'node:net';
 import { describe, it, type TestContext } from 'node:test';
 import { simpleParser } from 'mailparser';
-import { SMTPServer } from 'smtp-server';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { createEmailSender, type EmailMessage } from '../../control-plane/notify/email-sender.js';
 import { createUrlGuard, NotifyConfigError, SSRF_BLOCKED, type ResolveAll } from '../../control-plane/notify/url-guard.js';
 import { createWebhookSender, generateWebhookSecret } from '../../control-plane/notify/webhook-sender.js';
+import { startSmtpReceiver } from '../support/receivers.js';
 
 interface Received {
   method: string;
@@ -304,27 +304,7 @@ describe('URL guard', () => {
 });
 
 describe('e-mail sender', () => {
-  async function startSmtp(t: TestContext, options: ConstructorParameters<typeof SMTPServer>[0] = {}) {
-    const messages: Buffer[] = [];
-    const server = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS'],
-      logger: false,
-      onData(stream, _session, callback) {
-        const chunks: Buffer[] = [];
-        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-        stream.on('end', () => {
-          messages.push(Buffer.concat(chunks));
-          callback();
-        });
-      },
-      ...options,
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server.server, 'listening');
-    t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
-    return { port: (server.server.address() as AddressInfo).port, messages };
-  }
+  const startSmtp = startSmtpReceiver;
 
   it('sends a plain-text mail through SMTP', async (t) => {
     const smtp = await startSmtp(t);

@@ -1,6 +1,7 @@
 /**
  * @module Where notifications land in tests: a webhook receiver on 127.0.0.1 that records every
- * request and answers as told, and a local SMTP server (smtp-server) that keeps every message.
+ * request and answers as told, and a local SMTP server (smtp-server) that keeps every message
+ * (its options can be overridden, e.g. to refuse or echo).
  */
 import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
@@ -73,6 +74,7 @@ export async function startWebhookReceiver(t: TestContext): Promise<WebhookRecei
 
 export interface SmtpReceiver {
   url: string;
+  port: number;
   messages: Buffer[];
   waitFor(count: number, timeoutMs?: number): Promise<Buffer[]>;
 }
@@ -82,7 +84,7 @@ export interface SmtpReceiver {
  * const smtp = await startSmtpReceiver(t);
  * const [mail] = await smtp.waitFor(1);
  */
-export async function startSmtpReceiver(t: TestContext): Promise<SmtpReceiver> {
+export async function startSmtpReceiver(t: TestContext, options: ConstructorParameters<typeof SMTPServer>[0] = {}): Promise<SmtpReceiver> {
   const messages: Buffer[] = [];
   const server = new SMTPServer({
     authOptional: true,
@@ -96,12 +98,15 @@ export async function startSmtpReceiver(t: TestContext): Promise<SmtpReceiver> {
         callback();
       });
     },
+    ...options,
   });
   server.listen(0, '127.0.0.1');
   await once(server.server, 'listening');
   t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  const port = (server.server.address() as AddressInfo).port;
   return {
-    url: `smtp://127.0.0.1:${(server.server.address() as AddressInfo).port}`,
+    url: `smtp://127.0.0.1:${port}`,
+    port,
     messages,
     async waitFor(count, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
