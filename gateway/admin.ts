@@ -30,19 +30,24 @@ function sameToken(given: string, expected: string): boolean {
 }
 
 /** What a refusal needs of a request context (the status port has no pipeline). */
-function adminContext(): RequestContext {
+export function adminContext(): RequestContext {
   return { traceId: randomBytes(16).toString('hex'), requestId: randomBytes(8).toString('hex'), decision: 'allow', responseHeaders: undefined } as RequestContext;
 }
 
-async function purge(req: IncomingMessage, res: ServerResponse, options: CachePurgeRouteOptions & { token: string }): Promise<void> {
+/** Throws 401 `auth.token_missing` / `auth.token_invalid` (with the challenge) unless the request carries the operator token. */
+export function requireAdminToken(req: IncomingMessage, token: string): void {
   const authorization = req.headers.authorization;
   if (authorization === undefined) {
     throw new GatewayError('auth.token_missing', 'The admin route needs the operator token as a bearer token.', { headers: { 'www-authenticate': CHALLENGE } });
   }
   const match = /^Bearer +(\S+)$/i.exec(authorization);
-  if (match === null || !sameToken(match[1]!, options.token)) {
+  if (match === null || !sameToken(match[1]!, token)) {
     throw new GatewayError('auth.token_invalid', 'The admin token is not valid.', { headers: { 'www-authenticate': `${CHALLENGE}, error="invalid_token"` } });
   }
+}
+
+async function purge(req: IncomingMessage, res: ServerResponse, options: CachePurgeRouteOptions & { token: string }): Promise<void> {
+  requireAdminToken(req, options.token);
   if (req.method !== 'POST') throw new GatewayError('route.method_not_allowed', `${req.method ?? ''} is not allowed here.`, { headers: { allow: 'POST' } });
   if (!/json/i.test(req.headers['content-type'] ?? '')) throw new GatewayError('request.unsupported_media_type', 'Send {"prefix": "..."} as application/json.');
   const body = await readBody(req, MAX_BODY_BYTES);

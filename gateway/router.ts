@@ -28,6 +28,12 @@ export interface CompiledVersion {
   readonly connectTimeoutMs: number;
   readonly responseTimeoutMs: number;
   readonly handlers: readonly PolicyHandler[];
+  /**
+   * The policies that establish who the caller is (priority ≥ `IDENTITY_PRIORITY`: request
+   * limits, authentication, subscription), for gateway-served resources below the version such
+   * as an async request's status.
+   */
+  readonly identityHandlers: readonly PolicyHandler[];
   readonly endHooks: readonly EndHook[];
   /** The adapter or a policy reads the body, so it is buffered once after routing. */
   readonly needsBody: boolean;
@@ -56,6 +62,9 @@ export interface RouteMatch {
   /** Path (with query) below the version prefix; `/` when empty. */
   rest: string;
 }
+
+/** Policies at or above this priority identify the caller (subscription is the lowest, at 1200). */
+export const IDENTITY_PRIORITY = 1200;
 
 const MAJOR = /^v(0|[1-9][0-9]{0,5})$/;
 

@@ -34,7 +34,7 @@ import {
 } from '../../policies/index.js';
 import { createRouteMetrics, type GatewayMetrics } from '../metrics.js';
 import { compileRetry, type Circuit } from '../proxy.js';
-import { compileOperations, createRouter, toProxyTarget, type CompiledVersion, type Router } from '../router.js';
+import { compileOperations, createRouter, IDENTITY_PRIORITY, toProxyTarget, type CompiledVersion, type Router } from '../router.js';
 import type { AnyAdapterFactory, SecretRef } from '../upstreams/index.js';
 import type { UpstreamKind } from '../../contracts/index.js';
 
@@ -250,6 +250,7 @@ export function compileSnapshot(text: string, env: CompileEnv): CompiledSnapshot
         connectTimeoutMs: spec.upstream.connectTimeoutMs,
         responseTimeoutMs: spec.upstream.responseTimeoutMs,
         handlers: handlersOf(policies),
+        identityHandlers: handlersOf(policies.filter((p) => p.priority >= IDENTITY_PRIORITY)),
         endHooks: endHooksOf(policies),
         needsBody: adapter.needsBody || policies.some((p) => p.needsBody),
         bodyLimit: bodyLimitOf(policies, spec.operations, env.maxBufferedBodyBytes),
