@@ -26,6 +26,9 @@ import {
   type PolicyHandler,
 } from '../policies/index.js';
 import { handleCachePurge } from './admin.js';
+import { createDeliverer, type Deliverer } from './async/deliverer.js';
+import { ASYNC_STATUS_PREFIX, createAsyncRoutes, type AsyncRoutes } from './async/routes.js';
+import type { AsyncStore } from './async/store.js';
 import { readBody } from './body.js';
 import { createGatewayMetrics, createRouteMetrics, observeConsumer, policyMetrics, UNMATCHED, type GatewayMetrics } from './metrics.js';
 import { renderProblem, toGatewayError } from './problem.js';
@@ -58,6 +61,15 @@ export interface GatewayOptions {
    * absent or empty: those routes are disabled (404).
    */
   adminToken?: string;
+  /** Who admin actions are recorded as (the admin token's label). Default `gateway-admin`. */
+  adminLabel?: string;
+  /**
+   * The durable queue of `async-delivery` (file or Redis store, owned and closed by the caller);
+   * absent: snapshots binding that policy are refused. The gateway runs its deliverer.
+   */
+  asyncStore?: AsyncStore;
+  /** Async deliveries in flight at once on this node. Default 8. */
+  asyncConcurrency?: number;
 }
 
 export interface Gateway {
@@ -114,6 +126,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       metrics: policyMetrics(metrics),
       lasting: createSnapshotScope(),
       redis: options.redis,
+      ...(options.asyncStore === undefined ? {} : { asyncQueue: options.asyncStore }),
       resolveSecret: options.resolveSecret,
     },
     metrics,
@@ -244,6 +257,12 @@ export function createGateway(options: GatewayOptions): Gateway {
     }
     // A copy: policies add their own headers to it (RateLimit, …).
     if (version.lifecycleHeaders !== undefined) ctx.responseHeaders = { ...version.lifecycleHeaders };
+    if (asyncRoutes !== undefined && rest.startsWith(ASYNC_STATUS_PREFIX)) {
+      // Reserved below every version: a queued request's status, for the caller who made it.
+      ctx.upstreamPath = rest;
+      const routes = asyncRoutes;
+      return runPipeline(version.identityHandlers, (rq, rs, cx) => routes.status(rq, rs, cx, version.api, version.major, rest), req, res, ctx);
+    }
     const method = req.method ?? 'GET';
     const operation = version.matchOperation(method, rest);
     if (operation.kind === 'not_found') throw new GatewayError('route.not_found', `"${version.api}" v${version.major} declares no operation at this path.`);
@@ -324,6 +343,8 @@ export function createGateway(options: GatewayOptions): Gateway {
           sendJson(res, 500, { status: 'error' });
         },
       );
+    } else if (asyncRoutes !== undefined && path?.startsWith('/admin/async/') === true) {
+      asyncRoutes.admin(req, res);
     } else if (path === '/admin/cache/purge') {
       // The cache policy registers its stores in the gateway-lifetime scope it was given.
       handleCachePurge(req, res, { token: options.adminToken, registry: cachePurgeRegistry(compileEnv.policyDeps.lasting), logger });
@@ -331,6 +352,31 @@ export function createGateway(options: GatewayOptions): Gateway {
       sendJson(res, 404, { status: 'not_found' });
     }
   };
+
+  const asyncStore = options.asyncStore;
+  const asyncRoutes: AsyncRoutes | undefined =
+    asyncStore === undefined
+      ? undefined
+      : createAsyncRoutes({ store: asyncStore, logger, accessLog, adminToken: options.adminToken, adminLabel: options.adminLabel ?? 'gateway-admin', snapshotHash: () => current?.hash ?? '', clock });
+  const deliverer: Deliverer | undefined =
+    asyncStore === undefined
+      ? undefined
+      : createDeliverer({
+          store: asyncStore,
+          // Each delivery goes through the snapshot current when it is attempted.
+          resolve(api, major) {
+            const snapshot = current;
+            if (snapshot === undefined) return 'not_ready';
+            const found = snapshot.router.match(`/${api}/v${major}/`);
+            if (found === undefined || found.version.status === 'retired') return undefined;
+            return { version: found.version, snapshotHash: snapshot.hash };
+          },
+          logger,
+          accessLog,
+          metrics,
+          clock,
+          ...(options.asyncConcurrency === undefined ? {} : { concurrency: options.asyncConcurrency }),
+        });
 
   options.snapshotSource.start(apply);
   logger.info('gateway waiting for its first snapshot', { source: options.snapshotSource.describe() });
@@ -356,6 +402,7 @@ export function createGateway(options: GatewayOptions): Gateway {
     },
     async close() {
       await options.snapshotSource.close();
+      await deliverer?.close();
       forwarder.close();
     },
   };
