@@ -12,9 +12,18 @@
  * snapshot in `GATEWAY_SNAPSHOT_CACHE` (default `./data/gateway-snapshot.json`); else
  * `GATEWAY_SNAPSHOT_FILE`. With a control plane, access records also go to a spool in
  * `GATEWAY_SPOOL_DIR` (default `./data/spool`) and are shipped to it with the same token.
+ *
+ * Async delivery queue: with `REDIS_URL`, Redis Streams shared by every node
+ * (`GATEWAY_ASYNC_REDIS_PREFIX`, default `gatehouse:async:`; `GATEWAY_ASYNC_PARTITIONS`, default
+ * 16, the same on every node; `GATEWAY_ASYNC_LEASE_MS`, default 10000); else an fsynced log in
+ * `GATEWAY_ASYNC_DIR` (default `./data/async`). `GATEWAY_ASYNC_CONCURRENCY` (default 8) deliveries
+ * in flight per node. `GATEWAY_ADMIN_LABEL` (default `gateway-admin`) names the admin token in audit lines.
  */
 import { hostname } from 'node:os';
 import { createAccessShipper, type AccessShipper } from './access-shipper.js';
+import { createFileAsyncStore } from './async/file-store.js';
+import { createRedisAsyncStore } from './async/redis-store.js';
+import type { AsyncStore } from './async/store.js';
 import { createAccessSpool, type AccessSpool } from './access-spool.js';
 import { createGateway } from './gateway.js';
 import { createAccessLog, createAppLogger, teeAccessLog } from './logging.js';
@@ -75,9 +84,43 @@ if (adminToken !== undefined && adminToken !== '' && adminToken.length < 24) {
 const fileAccessLog = createAccessLog({ file: env.GATEWAY_ACCESS_LOG });
 const link = controlPlaneUrl ? controlPlaneLink(controlPlaneUrl) : undefined;
 const redis = env.REDIS_URL === undefined || env.REDIS_URL === '' ? undefined : createRedisConnection({ url: env.REDIS_URL, logger });
+/** A positive integer from the environment, or the default; anything else stops the node. */
+function intEnv(name: string, fallback: number): number {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  if (!/^[1-9][0-9]*$/.test(text)) {
+    logger.error(`${name} must be a positive integer`, { value: text });
+    process.exit(2);
+  }
+  return Number(text);
+}
+function openAsyncStore(): AsyncStore | undefined {
+  if (redis !== undefined) {
+    return createRedisAsyncStore({
+      redis: redis.client,
+      logger,
+      nodeId: env.GATEWAY_NODE_ID || hostname(),
+      prefix: env.GATEWAY_ASYNC_REDIS_PREFIX || 'gatehouse:async:',
+      partitions: intEnv('GATEWAY_ASYNC_PARTITIONS', 16),
+      leaseMs: intEnv('GATEWAY_ASYNC_LEASE_MS', 10_000),
+    });
+  }
+  const dir = env.GATEWAY_ASYNC_DIR || './data/async';
+  try {
+    return createFileAsyncStore({ dir, logger });
+  } catch (error) {
+    // A directory asked for must work; the default one may be unwritable on a node that queues nothing.
+    logger.error('the async delivery queue cannot be opened; snapshots binding async-delivery will be refused', { dir, code: (error as NodeJS.ErrnoException).code, error: (error as Error).message });
+    if (env.GATEWAY_ASYNC_DIR) process.exit(2);
+    return undefined;
+  }
+}
+const asyncStore = openAsyncStore();
 const gateway = createGateway({
   ...(redis === undefined ? {} : { redis: redis.client }),
   ...(adminToken === undefined || adminToken === '' ? {} : { adminToken }),
+  ...(env.GATEWAY_ADMIN_LABEL ? { adminLabel: env.GATEWAY_ADMIN_LABEL } : {}),
+  ...(asyncStore === undefined ? {} : { asyncStore, asyncConcurrency: intEnv('GATEWAY_ASYNC_CONCURRENCY', 8) }),
   snapshotSource: link?.source ?? createFileSnapshotSource({ path: snapshotFile!, logger }),
   logger,
   // With a control plane, every record goes to the file log and to the spool that ships them.
@@ -100,6 +143,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     // and the shipper stops after the batch in flight: what is not shipped goes out at the next start.
     void servers
       .close()
+      .then(() => asyncStore?.close())
       .then(() => redis?.close())
       .then(() => link?.spool.close())
       .then(() => link?.shipper.close())
