@@ -49,6 +49,12 @@ export interface SimulatorServerOptions {
   port?: number;
   /** Keep-alive idle timeout in ms (default 5000; Gatehouse uses a keep-alive agent). */
   keepAliveTimeoutMs?: number;
+  /**
+   * Carry out a request whose client went away before it was answered, as a real server's
+   * worker does (Odoo commits the call's transaction whether or not anyone reads the answer).
+   * Default false: such a request has no effect.
+   */
+  completeAbandoned?: boolean;
 }
 
 type Mode = { kind: 'normal' } | { kind: 'hang' } | { kind: 'slow'; delayMs: number };
@@ -59,7 +65,7 @@ type Mode = { kind: 'normal' } | { kind: 'hang' } | { kind: 'slow'; delayMs: num
  * side effects until it is released.
  *
  * @param handler protocol logic; exceptions become a 500 text/plain response
- * @param options `port` (default 0), `keepAliveTimeoutMs` (default 5000)
+ * @param options `port` (default 0), `keepAliveTimeoutMs` (default 5000), `completeAbandoned` (default false)
  * @example
  * const sim = await startSimulatorServer((req) => jsonResponse(200, { path: req.url.pathname }));
  * sim.hang();            // next requests stall
@@ -87,7 +93,7 @@ export async function startSimulatorServer(
   }
 
   function answer(req: IncomingMessage, res: ServerResponse, body: string): void {
-    if (res.destroyed) return;
+    if (res.destroyed && options.completeAbandoned !== true) return;
     let response: SimResponse;
     try {
       response = handler({

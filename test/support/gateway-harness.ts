@@ -8,6 +8,7 @@ import type { AccessRecord, Clock, Logger, RedisClient } from '../../policies/in
 import { createGateway, type Gateway } from '../../gateway/gateway.js';
 import { createAccessLog, createAppLogger, teeAccessLog, type LineAccessLog } from '../../gateway/logging.js';
 import { listenGateway, type GatewayServers } from '../../gateway/server.js';
+import type { AsyncStore } from '../../gateway/async/store.js';
 import type { SnapshotSink, SnapshotSource } from '../../gateway/snapshot/source.js';
 
 export interface SnapshotInput {
@@ -88,6 +89,9 @@ export async function startTestGateway(options: {
   snapshotSource?: (logger: Logger) => SnapshotSource;
   /** More access logs beside the captured one (a spool shipping to a control plane), given the gateway's logger. */
   accessLogs?: (logger: Logger) => LineAccessLog[];
+  /** The async delivery queue (given the gateway's logger); the caller closes it after the gateway. */
+  asyncStore?: (logger: Logger) => AsyncStore;
+  asyncConcurrency?: number;
 } = {}): Promise<TestGateway> {
   const appLog = captureLines();
   const access = captureLines();
@@ -107,6 +111,8 @@ export async function startTestGateway(options: {
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
     ...(options.adminToken === undefined ? {} : { adminToken: options.adminToken }),
+    ...(options.asyncStore === undefined ? {} : { asyncStore: options.asyncStore(logger) }),
+    ...(options.asyncConcurrency === undefined ? {} : { asyncConcurrency: options.asyncConcurrency }),
   });
   const servers = await listenGateway({ gateway, host: '127.0.0.1' });
   if (options.snapshot !== undefined && options.snapshotSource === undefined) {
