@@ -128,6 +128,8 @@ function access(endpoints: DemoEndpoints, apiKeys: boolean): PolicyBinding[] {
     { policy: 'rbac', config: {} },
     { policy: 'rate-limit', config: {} },
     { policy: 'contract-validation', config: { mode: 'enforce' } },
+    // Writes only from the system that owns the record (or a consumer granted the fields).
+    { policy: 'ownership', config: { unmappedWrites: 'deny' } },
   ];
 }
 
@@ -147,7 +149,8 @@ export const DEMO_APIS: readonly DemoApi[] = [
     owner: DEMO_ACTORS.owner,
     upstream: (e) => upstream('odoo-json2', `${base(e.odooUrl)}/json/2`, { database: DEMO_ODOO_DATABASE, apiKey: { env: 'ODOO_API_KEY' } }),
     contract: (e) => contractFor(erpSalesContract, e),
-    policies: (e) => access(e, true),
+    // Sales orders read through it carry one canonical status (gatehouse_status).
+    policies: (e) => [...access(e, true), { policy: 'order-status', config: {} }],
     reviewComment: 'Reviewed: every operation has an operationId, scopes and error answers; writes need orders:write.',
   },
   {
@@ -202,6 +205,15 @@ export interface DemoConsumer {
   /** API slug → plan id (major 1). */
   subscriptions: ReadonlyArray<{ api: string; plan: string }>;
 }
+
+/**
+ * Enrichment grants seeded into the retail ownership registry: the storefront places orders
+ * (quotations: customer, lines, its reference) in the ERP without owning them; confirming,
+ * invoicing and every other order field stay the ERP's.
+ */
+export const DEMO_GRANTS: ReadonlyArray<{ consumer: string; entity: string; fields: string[] }> = [
+  { consumer: 'storefront', entity: 'order', fields: ['partner_id', 'partner_shipping_id', 'order_line', 'client_order_ref', 'note'] },
+];
 
 /** The consuming systems; their OAuth clients are the dev provider's demo clients. */
 export const DEMO_CONSUMERS: readonly DemoConsumer[] = [

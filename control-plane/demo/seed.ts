@@ -20,7 +20,7 @@ import { appendAudit } from '../audit/chain.js';
 import type { Logger } from '../errors.js';
 import { createAdminAjv } from '../http.js';
 import { createPolicyBindingChecker, type FieldProblem } from '../policy-schemas.js';
-import { apiInputSchema, consumerInputSchema, planInputSchema, teamInputSchema } from '../../contracts/index.js';
+import { apiInputSchema, consumerInputSchema, planInputSchema, teamInputSchema, type OwnershipDocument } from '../../contracts/index.js';
 import { apiView, inlineSecretProblems, isUniqueViolation } from '../routes/apis.js';
 import { consumerView, credentialView, newId } from '../routes/consumers.js';
 import { planView } from '../routes/plans.js';
@@ -30,7 +30,7 @@ import { versionView } from '../routes/versions.js';
 import type { Dialect, Store } from '../store/db.js';
 import type { ApiKeysTable, ApisTable, ApiVersionsTable, ConsumersTable, Database, PlansTable, SubscriptionsTable, TeamsTable } from '../store/schema.js';
 import { checkContract, parseSemver } from '../version-contract.js';
-import { DEMO_ACTORS, DEMO_APIS, DEMO_CONSUMERS, DEMO_PLANS, DEMO_TEAMS, type DemoEndpoints } from './catalogue.js';
+import { DEMO_ACTORS, DEMO_APIS, DEMO_CONSUMERS, DEMO_GRANTS, DEMO_PLANS, DEMO_TEAMS, type DemoEndpoints } from './catalogue.js';
 
 /** The version every demo API publishes. */
 export const DEMO_VERSION = '1.0.0';
@@ -279,6 +279,16 @@ export async function seedDemoCatalogue(store: Store, options: SeedOptions): Pro
           await audit(subscription.decided_by!, 'subscription.approve', `subscriptions/${subscription.id}`, { before: subscriptionView(pending), after: subscriptionView(subscription) });
         }
       }
+      // The retail registry (migration 006) with the demo's enrichment grants, as POST /ownership/grants records them.
+      const registry = await trx.selectFrom('ownership_registry').selectAll().where('id', '=', 1).executeTakeFirstOrThrow();
+      let document = JSON.parse(registry.document) as OwnershipDocument;
+      for (const [i, grant] of DEMO_GRANTS.entries()) {
+        const id = `grant_demo_${i + 1}`;
+        const next: OwnershipDocument = { ...document, grants: [...document.grants, { id, ...grant, fields: [...grant.fields] }] };
+        await audit(DEMO_ACTORS.admin, 'ownership.grant', `ownership/grants/${id}`, { before: document, after: next });
+        document = next;
+      }
+      await trx.updateTable('ownership_registry').set({ document: JSON.stringify(document), revision: Number(registry.revision) + DEMO_GRANTS.length, updated_at: new Date(nowMs).toISOString(), updated_by: DEMO_ACTORS.admin }).where('id', '=', 1).execute();
       return { seeded: true, apis: rows.apis.length, consumers: rows.consumers.length, auditEvents: events } as const;
     });
   } catch (error) {

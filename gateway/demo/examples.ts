@@ -78,7 +78,7 @@ const CURL = ['-sS', '-i'] as const;
 export const DEMO_EXAMPLES: readonly DemoExample[] = [
   {
     id: 'erp-sales-orders',
-    title: 'Confirmed sale orders from Odoo (JSON-2 search_read with a domain)',
+    title: 'Confirmed sale orders from Odoo (JSON-2 search_read with a domain), each with the canonical gatehouse_status',
     args: [
       ...CURL,
       '-X',
@@ -91,10 +91,10 @@ export const DEMO_EXAMPLES: readonly DemoExample[] = [
     ],
     expect: {
       status: 200,
-      contains: ['HTTP/1.1 200 OK', '"name":"S00007"', '"partner_id":[15,"Priya Shah"]'],
+      contains: ['HTTP/1.1 200 OK', '"name":"S00007"', '"partner_id":[15,"Priya Shah"]', '"gatehouse_status":"'],
       excerpt:
         'HTTP/1.1 200 OK\n' +
-        '[{"id":7,"name":"S00007","partner_id":[15,"Priya Shah"],"amount_total":108.78,"invoice_status":"to invoice"},' +
+        '[{"id":7,"name":"S00007","partner_id":[15,"Priya Shah"],"amount_total":108.78,"invoice_status":"to invoice","gatehouse_status":"…"},' +
         '{"id":4,"name":"S00004",…},{"id":3,"name":"S00003",…}]',
     },
   },
@@ -239,6 +239,19 @@ export const DEMO_EXAMPLES: readonly DemoExample[] = [
       excerpt:
         'HTTP/1.1 403 Forbidden\ncontent-type: application/problem+json\n' +
         '{"type":"https://gatehouse.dev/problems/access.scope_missing",…,"status":403,…,"code":"access.scope_missing","scope":"invoices:read","traceId":"…"}',
+    },
+  },
+  {
+    id: 'ownership-refused',
+    title: 'The storefront may place orders but not confirm them: the ERP owns confirmed orders (403, Odoo is never called)',
+    args: [...CURL, '-X', 'POST', `${GW}/erp-sales/v1/sale.order/action_confirm`, ...JSON_BODY, ...bearer('STOREFRONT_TOKEN'), '-d', '{"ids":[7]}'],
+    expect: {
+      status: 403,
+      contains: ['HTTP/1.1 403 Forbidden', '"code":"ownership.write_denied"', '"entity":"order"', '"owners":["erp"]'],
+      excerpt:
+        'HTTP/1.1 403 Forbidden\n' +
+        '{"type":"https://gatehouse.dev/problems/ownership.write_denied","title":"Write refused: not the system of record","status":403,' +
+        '"detail":"…","code":"ownership.write_denied","traceId":"…","entity":"order",…,"owners":["erp"],…}',
     },
   },
   {
@@ -394,7 +407,7 @@ export const ADMIN_EXAMPLES: readonly DemoExample[] = [
     expect: {
       status: 200,
       contains: ['HTTP/1.1 200 OK', '"intact":true'],
-      excerpt: 'HTTP/1.1 200 OK\n{"intact":true,"events":53,"head":"<sha-256 of the last event>"}',
+      excerpt: 'HTTP/1.1 200 OK\n{"intact":true,"events":54,"head":"<sha-256 of the last event>",…,"access":{"intact":true,"batches":…,"records":…,"head":"…"}}',
     },
   },
 ];

@@ -158,6 +158,12 @@ const CHECKS: Record<string, (answer: CurlAnswer) => void> = {
     const orders = JSON.parse(body) as Array<{ name: string; invoice_status: string }>;
     assert.equal(orders.length, 3);
     assert.deepEqual(orders.map((o) => o.name), ['S00007', 'S00004', 'S00003']);
+    // One canonical status vocabulary, whatever Odoo's fields say (README: canonical order status).
+    for (const order of orders as Array<{ gatehouse_status?: string }>) assert.ok(['quotation', 'confirmed', 'partially_shipped', 'shipped', 'invoiced', 'paid', 'cancelled'].includes(order.gatehouse_status ?? ''), JSON.stringify(order));
+  },
+  'ownership-refused': ({ body }) => {
+    const problem = JSON.parse(body) as { code: string; entity: string; owners: string[] };
+    assert.deepEqual([problem.code, problem.entity, problem.owners], ['ownership.write_denied', 'order', ['erp']]);
   },
   'erp-sales-invoice': ({ body }) => {
     assert.deepEqual(JSON.parse(body), [
@@ -270,7 +276,7 @@ const ADMIN_CHECKS: Record<string, (answer: CurlAnswer, context: AdminAnswers) =
     const verdict = JSON.parse(body) as { intact: boolean; events: number; head: string };
     assert.equal(verdict.intact, true);
     // The seed's events; node reports and reads are never audited.
-    assert.equal(verdict.events, 53);
+    assert.equal(verdict.events, 54);
     assert.match(verdict.head, /^[0-9a-f]{64}$/);
   },
 };

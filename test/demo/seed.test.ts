@@ -117,7 +117,7 @@ describe('demo seed', () => {
         // An API key is an alternative only where the finance jobs use one, with the same scopes.
         const alternatives = new Set(version.operations.flatMap((op) => securityAlternatives(contract, byId.get(op.id)!)!.map((a) => a.join(' '))));
         assert.equal(alternatives.size, new Set(ROUTES_BEFORE[api.slug]!.map((r) => r[3])).size, `${api.slug}: every alternative asks the same scopes`);
-        assert.deepEqual(version.policies.map((p) => p.policy).sort(), [...(api.slug.startsWith('erp-') ? ['api-key'] : []), 'contract-validation', 'jwt-auth', 'rate-limit', 'rbac', 'subscription'].sort());
+        assert.deepEqual(version.policies.map((p) => p.policy).sort(), [...(api.slug.startsWith('erp-') ? ['api-key'] : []), ...(api.slug === 'erp-sales' ? ['order-status'] : []), 'contract-validation', 'jwt-auth', 'ownership', 'rate-limit', 'rbac', 'subscription'].sort());
       }
       assert.deepEqual(
         snapshot.consumers.map((c) => `${c.id}: ${c.subscriptions.map((s) => `${s.api}/${s.plan}`).join(' ')}`),
