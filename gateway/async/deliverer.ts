@@ -377,7 +377,6 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       store.release(item, now + 1000);
       return;
     }
-    const current: WorkItem = { record, state: marked };
     let outcome: Outcome;
     if (route === undefined) {
       // Gone from the snapshot (or retired): retried like an unavailable upstream, in case it comes back.
@@ -385,7 +384,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     } else {
       outcome = await attemptWithProbe(record, state, route, now);
     }
-    await record_(current, outcome, attemptNo, route, started);
+    await record_(item, marked, outcome, attemptNo, route, started);
   }
 
   async function attemptWithProbe(record: AsyncRecord, state: AsyncState, route: AsyncRoute, now: number): Promise<Outcome> {
@@ -411,18 +410,19 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   }
 
   /** Records the outcome durably, then the access record and metrics. */
-  async function record_(item: WorkItem, outcome: Outcome, attemptNo: number, route: AsyncRoute | undefined, started: number): Promise<void> {
+  /** `item` as the store handed it out (stores know their items by identity); `marked` its state during this attempt. */
+  async function record_(item: WorkItem, marked: AsyncState, outcome: Outcome, attemptNo: number, route: AsyncRoute | undefined, started: number): Promise<void> {
     const { record } = item;
     const now = clock.now();
-    const base = { ...item.state, sendingSince: null, updatedAt: now, actor: item.state.actor };
+    const base = { ...marked, sendingSince: null, updatedAt: now };
     let next: AsyncState;
     if (outcome.kind === 'delivered') {
       next = { ...base, status: 'delivered', nextAttemptAt: null, sendDeadline: null, inDoubt: false, lastError: null, upstream: outcome.answer };
     } else if (outcome.retryable && attemptNo < record.plan.maxAttempts) {
       const delay = Math.max(outcome.waitMs, backoffDelay(attemptNo, record.plan.baseDelayMs, record.plan.maxDelayMs));
-      next = { ...base, status: 'failed', nextAttemptAt: now + delay, inDoubt: outcome.inDoubt, sendDeadline: outcome.inDoubt ? item.state.sendDeadline : null, lastError: outcome.error };
+      next = { ...base, status: 'failed', nextAttemptAt: now + delay, inDoubt: outcome.inDoubt, sendDeadline: outcome.inDoubt ? marked.sendDeadline : null, lastError: outcome.error };
     } else {
-      next = { ...base, status: 'dead', nextAttemptAt: null, inDoubt: outcome.inDoubt, sendDeadline: outcome.inDoubt ? item.state.sendDeadline : null, lastError: outcome.error };
+      next = { ...base, status: 'dead', nextAttemptAt: null, inDoubt: outcome.inDoubt, sendDeadline: outcome.inDoubt ? marked.sendDeadline : null, lastError: outcome.error };
     }
     let kept: boolean;
     try {

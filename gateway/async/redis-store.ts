@@ -69,9 +69,9 @@ interface StreamMessage {
 
 const GROUP = 'deliverers';
 
-/** XREADGROUP for the lease holder only. KEYS: stream, lease. ARGV: holder, group, consumer, count. */
+/** XREADGROUP for the lease holder only (-1: not the holder; nil: nothing new). KEYS: stream, lease. ARGV: holder, group, consumer, count. */
 const READ_SCRIPT =
-  "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return false end " +
+  "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end " +
   "return redis.call('XREADGROUP', 'GROUP', ARGV[2], ARGV[3], 'COUNT', ARGV[4], 'STREAMS', KEYS[1], '>')";
 
 /** A state change by the lease holder. KEYS: lease, req, stream, dead. ARGV: holder, status, state, stream id, id, retention ms, now, group. */
@@ -295,6 +295,8 @@ export function createRedisAsyncStore(options: RedisAsyncStoreOptions): AsyncSto
   let groupsReady = false;
   /** Heartbeat, lease renewal, fair share, take-over; also the depth figures for /metrics. */
   async function tick(): Promise<void> {
+    // Not connected (yet, or any more): the connection logs that; leases lapse and others take over.
+    if (!redis.isReady) return;
     if (!groupsReady) {
       await ensureGroups();
       groupsReady = true;
@@ -354,7 +356,7 @@ export function createRedisAsyncStore(options: RedisAsyncStoreOptions): AsyncSto
       ready.map(async (h) => {
         try {
           const reply = await redis.eval(READ_SCRIPT, { keys: [streamKey(h.n), leaseKey(h.n)], arguments: [consumer, GROUP, consumer, '500'] });
-          if (reply === null) {
+          if (reply === -1) {
             drop(h, 'lease lost');
             return;
           }
