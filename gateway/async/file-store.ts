@@ -183,6 +183,7 @@ export function createFileAsyncStore(options: FileAsyncStoreOptions): AsyncStore
     const { state } = entry;
     if (FINAL.has(state.status)) {
       if (state.updatedAt < now0 - retentionMs) entries.delete(id);
+      else if (entry.record.body !== null) entry.record = { ...entry.record, body: null };
       continue;
     }
     // "Attempt started" with no outcome after it: the node died in between; the upstream may have it.
