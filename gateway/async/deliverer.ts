@@ -77,7 +77,7 @@ function codeForStatus(status: number): string {
   return 'upstream.validation_failed';
 }
 
-/** Anything an attempt needs to wait before it may run: the probe waits for an earlier attempt's deadline. */
+/** Added to connect + response timeouts for an attempt's deadline, which a probe of it waits out. */
 const SEND_MARGIN_MS = 1000;
 /** Largest answer read whole (an adapter maps errors from it); larger ones are cut off and kept as status only. */
 const READ_CAP = 1024 * 1024;
@@ -384,7 +384,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     } else {
       outcome = await attemptWithProbe(record, state, route, now);
     }
-    await record_(item, marked, outcome, attemptNo, route, started);
+    await recordOutcome(item, marked, outcome, attemptNo, route, started);
   }
 
   async function attemptWithProbe(record: AsyncRecord, state: AsyncState, route: AsyncRoute, now: number): Promise<Outcome> {
@@ -411,7 +411,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
 
   /** Records the outcome durably, then the access record and metrics. */
   /** `item` as the store handed it out (stores know their items by identity); `marked` its state during this attempt. */
-  async function record_(item: WorkItem, marked: AsyncState, outcome: Outcome, attemptNo: number, route: AsyncRoute | undefined, started: number): Promise<void> {
+  async function recordOutcome(item: WorkItem, marked: AsyncState, outcome: Outcome, attemptNo: number, route: AsyncRoute | undefined, started: number): Promise<void> {
     const { record } = item;
     const now = clock.now();
     const base = { ...marked, sendingSince: null, updatedAt: now };

@@ -281,7 +281,10 @@ export function createRedisAsyncStore(options: RedisAsyncStoreOptions): AsyncSto
     const agreed = await redis.hSetNX(metaKey, 'partitions', String(partitions));
     if (!agreed) {
       const stored = Number(await redis.hGet(metaKey, 'partitions'));
-      if (stored !== partitions) throw new Error(`this node is configured with ${partitions} partitions, the queue in Redis has ${stored}: keys would be spread differently`);
+      if (stored !== partitions) {
+        misconfigured = `this node is configured with ${partitions} partitions, the queue in Redis has ${stored}: keys would be spread differently`;
+        throw new Error(misconfigured);
+      }
     }
     for (let n = 0; n < partitions; n++) {
       try {
@@ -293,6 +296,8 @@ export function createRedisAsyncStore(options: RedisAsyncStoreOptions): AsyncSto
   }
 
   let groupsReady = false;
+  /** Set when this node disagrees with the queue in Redis: it then accepts nothing (order would break). */
+  let misconfigured: string | undefined;
   /** Heartbeat, lease renewal, fair share, take-over; also the depth figures for /metrics. */
   async function tick(): Promise<void> {
     // Not connected (yet, or any more): the connection logs that; leases lapse and others take over.
@@ -445,6 +450,7 @@ export function createRedisAsyncStore(options: RedisAsyncStoreOptions): AsyncSto
     backend: 'redis',
     mintId: (orderingKey) => `${partitionOfKey(orderingKey)}-${randomBytes(16).toString('hex')}`,
     async enqueue(record) {
+      if (misconfigured !== undefined) throw new Error(misconfigured);
       const n = partitionOfId(record.id);
       if (n === undefined || n !== partitionOfKey(record.orderingKey)) throw new Error(`request id ${record.id} was not minted by this queue`);
       const { body, ...rest } = record;
