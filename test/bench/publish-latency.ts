@@ -204,6 +204,7 @@ export async function runPublishLatencyBench(options: PublishLatencyOptions): Pr
           GATEWAY_STATUS_PORT: String(statusPort),
           GATEWAY_SNAPSHOT_CACHE: join(dir, id, 'snapshot.json'),
           GATEWAY_ACCESS_LOG: join(dir, id, 'access.log'),
+          GATEWAY_ASYNC_DIR: join(dir, id, 'async'),
           GATEWAY_SNAPSHOT_FILE: '',
           REDIS_URL: '',
           LOG_LEVEL: 'warn',

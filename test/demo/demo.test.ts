@@ -458,6 +458,7 @@ describe('demo start (npm start)', { timeout: 60_000 }, () => {
         GATEWAY_SNAPSHOT_CACHE: join(dataDir, 'gw-2-snapshot.json'),
         GATEWAY_ACCESS_LOG: join(dataDir, 'gw-2-access.log'),
         GATEWAY_SPOOL_DIR: join(dataDir, 'gw-2-spool'),
+        GATEWAY_ASYNC_DIR: join(dataDir, 'gw-2-async'),
         REDIS_URL: '',
         LOG_LEVEL: 'warn',
       },
