@@ -133,7 +133,10 @@ export const fieldAuthPolicy = definePolicy<FieldAuthConfig>({
     const { maxResponseBytes } = config;
 
     const memo = new Map<string, Resolved>();
-    /** The rules that apply to a caller on one model, merged. */
+    /**
+     * The rules that apply to a caller on one model, merged. A model the adapter could not
+     * read (`''`) matches every rule: what it touches is unknown, so every rule of the caller holds.
+     */
     function resolve(consumer: string | undefined, plan: string | undefined, model: string): Resolved {
       const key = `${consumer ?? ''}\n${plan ?? ''}\n${fold(model)}`;
       let found = memo.get(key);
@@ -143,7 +146,7 @@ export const fieldAuthPolicy = definePolicy<FieldAuthConfig>({
       for (const rule of rules) {
         if (rule.plans !== undefined && (plan === undefined || !rule.plans.has(plan))) continue;
         if (rule.consumers !== undefined && (consumer === undefined || !rule.consumers.has(consumer))) continue;
-        if (rule.models !== undefined && !rule.models.has(fold(model))) continue;
+        if (rule.models !== undefined && model !== '' && !rule.models.has(fold(model))) continue;
         for (const [folded, name] of rule.hide) hide.set(folded, name);
         for (const field of rule.denyWrite) denyWrite.add(field);
       }
@@ -171,24 +174,6 @@ export const fieldAuthPolicy = definePolicy<FieldAuthConfig>({
       return found;
     }
 
-    const denying = new Map<string, boolean>();
-    /** Whether any rule, on any model, denies this caller a field. */
-    function deniesAnything(consumer: string | undefined, plan: string | undefined): boolean {
-      const key = `${consumer ?? ''}\n${plan ?? ''}`;
-      let found = denying.get(key);
-      if (found === undefined) {
-        found = rules.some(
-          (rule) =>
-            rule.denyWrite.size > 0 &&
-            (rule.plans === undefined || (plan !== undefined && rule.plans.has(plan))) &&
-            (rule.consumers === undefined || (consumer !== undefined && rule.consumers.has(consumer))),
-        );
-        if (denying.size >= MEMO_LIMIT) denying.clear();
-        denying.set(key, found);
-      }
-      return found;
-    }
-
     function refuseWrite(ctx: RequestContext, write: BusinessOperation, fields: string[]): never {
       counted('write_denied');
       const what = fields.length === 0 ? 'fields the gateway could not read' : fields.join(', ');
@@ -208,7 +193,7 @@ export const fieldAuthPolicy = definePolicy<FieldAuthConfig>({
       for (const write of writesOf(operation)) {
         // A write whose model or fields the gateway could not read (a body not sent as JSON, a
         // path the adapter does not parse) cannot be checked: refused to a caller denied any field.
-        if ((write.entity === '' || (unread && write.fields.length === 0)) && deniesAnything(consumer, plan)) refuseWrite(ctx, write, []);
+        if ((write.entity === '' || (unread && write.fields.length === 0)) && resolve(consumer, plan, '').denyWrite.size > 0) refuseWrite(ctx, write, []);
         const { denyWrite } = resolve(consumer, plan, write.entity);
         if (denyWrite.size === 0) continue;
         const denied = write.fields.filter((field) => denyWrite.has(fold(field)));

@@ -48,6 +48,8 @@ const INVOICE_RULES = [
   { consumers: ['service-desk'], models: ['account.move', 'Invoice__c'], hide: ['partner_bank_id', 'Bank_Account__c'], denyWrite: ['partner_bank_id', 'Bank_Account__c', 'Payment_State__c'] },
   // Mass assignment: storefront-plan callers may not set a customer's tax id or rank.
   { plans: ['storefront'], models: ['res.partner'], hide: [], denyWrite: ['vat', 'customer_rank'] },
+  // Finance jobs do not need full bank account numbers (an account's display name is its number).
+  { plans: ['finance'], models: ['res.partner.bank'], hide: ['acc_number', 'display_name'], denyWrite: [] },
 ];
 /** Storefront-plan callers see tickets without who handles them inside. */
 const TICKET_RULES = [{ plans: ['storefront'], models: ['ticket'], hide: ['assignee_id', 'group_id', 'tags'], denyWrite: [] }];
@@ -174,6 +176,18 @@ describe('field-auth', () => {
       const finance = await send(KEYS.finance, 'POST', '/erp/v1/account.move/read', { ids: [41] });
       assert.deepEqual((finance.json as Array<Record<string, unknown>>)[0]!.partner_bank_id, [1, BANK_ACCOUNT]);
       assert.equal(odoo.calls.length, 3);
+    });
+
+    it('when the gateway cannot tell the model (a JSON-RPC body not sent as JSON): every rule of the caller masks', async () => {
+      const res = await fetch(`${gw.url}/erp-rpc/v1/jsonrpc`, {
+        method: 'POST',
+        headers: { 'x-api-key': KEYS.finance, 'content-type': 'text/plain' },
+        body: JSON.stringify(executeKw('res.partner.bank', 'search_read', [[]])),
+      });
+      const text = await res.text();
+      assertMasked({ status: res.status, headers: res.headers, text, json: JSON.parse(text) }, ['acc_number', 'display_name'], ['result', 'bank_name']);
+      assert.ok(!text.includes(BANK_ACCOUNT));
+      assert.equal(odoo.calls.length, 1);
     });
 
     it('in Odoo JSON-RPC {result: [...]} answers', async () => {
