@@ -29,6 +29,8 @@ import { join, relative, resolve } from 'node:path';
 import { createAccessShipper } from '../access-shipper.js';
 import { createAccessSpool, type AccessSpool } from '../access-spool.js';
 import { createGateway } from '../gateway.js';
+import { createFileAsyncStore } from '../async/file-store.js';
+import type { AsyncStore } from '../async/store.js';
 import { createAccessLog, createAppLogger, teeAccessLog } from '../logging.js';
 import { createGatewayMetrics } from '../metrics.js';
 import { listenGateway, type GatewayServers } from '../server.js';
@@ -332,7 +334,16 @@ const shipper = createAccessShipper({
 // stops after the batch in flight, both while the control plane still listens.
 closers.push({ name: 'access-shipper', close: () => shipper.close(2000) });
 closers.push({ name: 'access-spool', close: () => spool.close() });
+// The async delivery queue (an fsynced log in the data dir), so versions may bind async-delivery.
+let asyncStore: AsyncStore | undefined;
+try {
+  asyncStore = createFileAsyncStore({ dir: join(dataDir, 'async'), logger: gatewayLogger });
+} catch (error) {
+  await fail(`cannot open the async delivery queue in ${join(dataDir, 'async')}: ${(error as Error).message}`);
+}
+closers.push({ name: 'async-queue', close: () => asyncStore!.close() });
 const gateway = createGateway({
+  asyncStore: asyncStore!,
   // Fed like any distributed node: no cache file, the control plane lives and dies with this process.
   snapshotSource: createControlPlaneSnapshotSource({
     controlPlaneUrl: controlPlanePort.url,
