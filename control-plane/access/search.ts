@@ -55,14 +55,9 @@ function filtered(db: Kysely<Database>, filter: AccessFilter): Query {
  */
 export async function searchAccess(db: Kysely<Database>, filter: AccessFilter, limit: number, after?: AccessCursor): Promise<{ rows: AccessRecordsTable[]; next?: AccessCursor }> {
   let query = filtered(db, filter);
-  if (after !== undefined) {
-    query = query.where((eb) =>
-      eb.or([
-        eb('at', '<', after.at),
-        eb.and([eb('at', '=', after.at), eb.or([eb('batch_seq', '<', after.batchSeq), eb.and([eb('batch_seq', '=', after.batchSeq), eb('idx', '<', after.idx)])])]),
-      ]),
-    );
-  }
+  // A row comparison, not the equivalent OR of its terms: both engines then read the filter's
+  // index (which ends with at, batch_seq, idx) from the cursor on, in order, and stop after a page.
+  if (after !== undefined) query = query.where((eb) => eb(eb.refTuple('at', 'batch_seq', 'idx'), '<', eb.tuple(after.at, after.batchSeq, after.idx)));
   const rows = await query.orderBy('at', 'desc').orderBy('batch_seq', 'desc').orderBy('idx', 'desc').limit(limit + 1).execute();
   const page = rows.slice(0, limit);
   const last = page[page.length - 1];
@@ -81,9 +76,7 @@ export async function* pagesOfAccess(db: Kysely<Database>, filter: AccessFilter,
     let query = filtered(db, filter);
     if (after !== undefined) {
       const a = after;
-      query = query.where((eb) =>
-        eb.or([eb('at', '>', a.at), eb.and([eb('at', '=', a.at), eb.or([eb('batch_seq', '>', a.batchSeq), eb.and([eb('batch_seq', '=', a.batchSeq), eb('idx', '>', a.idx)])])])]),
-      );
+      query = query.where((eb) => eb(eb.refTuple('at', 'batch_seq', 'idx'), '>', eb.tuple(a.at, a.batchSeq, a.idx)));
     }
     const rows = await query.orderBy('at').orderBy('batch_seq').orderBy('idx').limit(pageSize).execute();
     if (rows.length === 0) return;

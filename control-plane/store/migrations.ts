@@ -345,8 +345,31 @@ const m007: Migration = {
   },
 };
 
+/**
+ * Auditor queries that do not depend on planner statistics. A page is `ORDER BY at DESC,
+ * batch_seq DESC, idx DESC LIMIT n`; with an index on only (consumer, at) or (trace_id),
+ * PostgreSQL without fresh statistics (autovacuum off, or not yet run after a bulk load) walked
+ * the whole `at` index filtering for one traceId (~0.9 s at a million records) or sorted a
+ * week of `allow` records (~0.5 s). Indexes that end with the whole sort key answer a page
+ * by reading its rows in order and stopping; SQLite no longer sorts either. They replace the
+ * narrower ones, so ingestion maintains no more indexes than before. Measured by
+ * test/bench/audit-queries.ts.
+ */
+const m008: Migration = {
+  async up(db: Kysely<unknown>) {
+    for (const [dropped, name, column] of [
+      ['access_records_consumer', 'access_records_consumer_page', 'consumer'],
+      ['access_records_decision', 'access_records_decision_page', 'decision'],
+      ['access_records_trace', 'access_records_trace_page', 'trace_id'],
+    ] as const) {
+      await db.schema.dropIndex(dropped).execute();
+      await db.schema.createIndex(name).on('access_records').columns([column, 'at', 'batch_seq', 'idx']).execute();
+    }
+  },
+};
+
 /** Every migration, by name (applied in name order). */
-export const MIGRATIONS: Readonly<Record<string, Migration>> = { '001_initial': m001, '002_consumers_subscriptions': m002, '003_version_lifecycle': m003, '004_version_successor': m004, '005_access_notifications': m005, '006_ownership': m006, '007_audit_queries': m007 };
+export const MIGRATIONS: Readonly<Record<string, Migration>> = { '001_initial': m001, '002_consumers_subscriptions': m002, '003_version_lifecycle': m003, '004_version_successor': m004, '005_access_notifications': m005, '006_ownership': m006, '007_audit_queries': m007, '008_audit_query_pages': m008 };
 
 export const migrationProvider: MigrationProvider = {
   getMigrations: async () => ({ ...MIGRATIONS }),
