@@ -37,6 +37,7 @@ import type { Logger } from '../../control-plane/errors.js';
 import { attachControlPlane } from '../../control-plane/server.js';
 import { openStore, type Store } from '../../control-plane/store/db.js';
 import { loginAs } from '../control-plane/dev-idp-login.js';
+import { postgresReachable } from '../support/stores.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -319,18 +320,7 @@ function summarise(times: readonly number[], rows: readonly number[]): Latencies
   };
 }
 
-async function postgresProblem(databaseUrl: string): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 2000 });
-  try {
-    await client.connect();
-    await client.query('select 1');
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+const postgresProblem = postgresReachable;
 
 /** A store on `engine` and how to measure and remove it. */
 async function openBenchStore(engine: Engine, databaseUrl: string): Promise<{ store: Store; sizeMb(): Promise<number>; dispose(): Promise<void> }> {

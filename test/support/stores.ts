@@ -25,8 +25,9 @@ export interface TestStore extends Store {
   dispose(): Promise<void>;
 }
 
-async function postgresReachable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 2000 });
+/** Why PostgreSQL at `databaseUrl` cannot be used, or undefined when it answers. */
+export async function postgresReachable(databaseUrl: string = TEST_DATABASE_URL): Promise<string | undefined> {
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 2000 });
   try {
     await client.connect();
     await client.query('select 1');
