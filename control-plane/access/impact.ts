@@ -23,6 +23,36 @@ export interface ConsumerImpact {
   operations: OperationUsage[];
 }
 
+/** A breaking change report with, per change, the operations it touches and who called them. */
+export interface BreakingImpact {
+  against: string;
+  changes: (ContractChange & { operations: string[]; consumers: Omit<ConsumerImpact, 'operations'>[] })[];
+  /** Everyone who called an operation a breaking change touches. */
+  consumers: ConsumerImpact[];
+}
+
+/** `GET …/versions/{v}/impact` (routes/versions.ts `impactOf`); notifications mark impacted consumers from it. */
+export interface ImpactReport {
+  api: string;
+  version: string;
+  days: number;
+  since: string;
+  /** Who calls this version's major: whom deprecating or retiring it affects. */
+  usage: { versions: string[]; consumers: ConsumerImpact[] };
+  /** Against an older version (by default the comparison base): who calls what breaks. Null when nothing older is published. */
+  breaking: BreakingImpact | null;
+}
+
+/**
+ * The versions of one major of an API: traffic is recorded per version, consumers call the major.
+ *
+ * @example
+ * const versions = await majorVersions(store.db, 'erp-orders', 1); // ['1.0.0', '1.1.0']
+ */
+export async function majorVersions(db: Kysely<Database>, api: string, major: number): Promise<string[]> {
+  return (await db.selectFrom('api_versions').select('version').where('api_slug', '=', api).where('major', '=', major).execute()).map((row) => row.version);
+}
+
 export interface ImpactQuery {
   api: string;
   /** The versions whose traffic counts (every version of the affected major). */

@@ -8,18 +8,11 @@
 import type { Transaction } from 'kysely';
 import type { Store } from '../store/db.js';
 import type { ApiVersionsTable, Database, SubscriptionsTable } from '../store/schema.js';
-import { trafficImpact, type ConsumerImpact } from '../access/impact.js';
+import { majorVersions, trafficImpact, type ConsumerImpact, type ImpactReport } from '../access/impact.js';
 import { activeSubscribers, enqueueNotification, type NotificationRecipient, type OutboxChannels } from './outbox.js';
 
-/** What the version routes know of traffic when they queue an event (see routes/versions.ts `impactOf`). */
-export interface VersionImpact {
-  usage: { consumers: ConsumerImpact[] };
-  breaking: {
-    against: string;
-    changes: { rule: string; location: string; operationId?: string; message: string; operations: string[] }[];
-    consumers: ConsumerImpact[];
-  } | null;
-}
+/** What the version routes know of traffic when they queue an event. */
+export type VersionImpact = Pick<ImpactReport, 'usage' | 'breaking'>;
 
 const majorOf = (version: string): number => Number(version.split('.')[0]);
 
@@ -141,8 +134,7 @@ export async function scheduleSunsetReminders(store: Store, nowMs: number, optio
     if (due === undefined) continue;
     const deprecatedAt = await store.db.selectFrom('version_transitions').select('at').where('version_id', '=', row.id).where('to_status', '=', 'deprecated').orderBy('at', 'desc').executeTakeFirst();
     if (deprecatedAt !== undefined && Date.parse(deprecatedAt.at) > sunsetMs - due * DAY_MS) continue;
-    const majorVersions = (await store.db.selectFrom('api_versions').select('version').where('api_slug', '=', row.api_slug).where('major', '=', row.major).execute()).map((v) => v.version);
-    const callers = await trafficImpact(store.db, { api: row.api_slug, versions: majorVersions, since: new Date(nowMs - (options.lookBackDays ?? 30) * DAY_MS).toISOString() });
+    const callers = await trafficImpact(store.db, { api: row.api_slug, versions: await majorVersions(store.db, row.api_slug, row.major), since: new Date(nowMs - (options.lookBackDays ?? 30) * DAY_MS).toISOString() });
     queued += await store.db.transaction().execute(async (trx) => {
       const subscribers = await activeSubscribers(trx, row.api_slug, (major) => major === row.major);
       const successor = await successorOf(trx, row);

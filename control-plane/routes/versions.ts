@@ -11,7 +11,6 @@ import { createHash, randomUUID } from 'node:crypto';
 import { Router, type Request, type Response } from 'express';
 import {
   diffContracts,
-  type ContractChange,
   LIFECYCLE_ACTIONS,
   transitionInputSchema,
   versionInputSchema,
@@ -31,7 +30,7 @@ import type { OpenApiFragment } from '../openapi.js';
 import { createPolicyBindingChecker, type FieldProblem } from '../policy-schemas.js';
 import { lintContract } from '../lint/lint.js';
 import { queueVersionEvent } from '../notify/events.js';
-import { affectedOperations, trafficImpact, type ConsumerImpact } from '../access/impact.js';
+import { affectedOperations, majorVersions, trafficImpact, type BreakingImpact, type ImpactReport } from '../access/impact.js';
 import type { Store } from '../store/db.js';
 import type { ApisTable, ApiVersionsTable, VersionTransitionsTable } from '../store/schema.js';
 import { checkContract, compareSemver, parseSemver } from '../version-contract.js';
@@ -142,35 +141,13 @@ function diffReport(before: ApiVersionsTable, after: ApiVersionsTable) {
 export const IMPACT_DEFAULT_DAYS = 30;
 export const IMPACT_MAX_DAYS = 400;
 
-export interface BreakingImpact {
-  against: string;
-  changes: (ContractChange & { operations: string[]; consumers: Omit<ConsumerImpact, 'operations'>[] })[];
-  /** Everyone who called an operation a breaking change touches. */
-  consumers: ConsumerImpact[];
-}
-
-export interface ImpactReport {
-  api: string;
-  version: string;
-  days: number;
-  since: string;
-  /** Who calls this version's major: whom deprecating or retiring it affects. */
-  usage: { versions: string[]; consumers: ConsumerImpact[] };
-  /** Against an older version (by default the comparison base): who calls what breaks. Null when nothing older is published. */
-  breaking: BreakingImpact | null;
-}
-
-async function majorVersions(store: Store, api: string, major: number): Promise<string[]> {
-  return (await store.db.selectFrom('api_versions').select('version').where('api_slug', '=', api).where('major', '=', major).execute()).map((row) => row.version);
-}
-
 /**
  * Traffic impact of a version from the shipped access records: its major's callers, and the
  * callers of the operations its breaking changes against `base` touch.
  */
 export async function impactOf(store: Store, nowMs: number, row: ApiVersionsTable, base: ApiVersionsTable | undefined, days: number): Promise<ImpactReport> {
   const since = new Date(nowMs - days * 86_400_000).toISOString();
-  const versions = await majorVersions(store, row.api_slug, row.major);
+  const versions = await majorVersions(store.db, row.api_slug, row.major);
   const usage = { versions, consumers: await trafficImpact(store.db, { api: row.api_slug, versions, since }) };
   let breaking: BreakingImpact | null = null;
   if (base !== undefined && compareSemver(base.version, row.version) < 0) {
@@ -178,7 +155,7 @@ export async function impactOf(store: Store, nowMs: number, row: ApiVersionsTabl
     const changes = diffReport(base, row).changes.filter((change) => change.breaking);
     const touched = changes.map((change) => affectedOperations(change, operations));
     const all = [...new Set(touched.flat())];
-    const consumers = await trafficImpact(store.db, { api: row.api_slug, versions: await majorVersions(store, row.api_slug, base.major), operations: all, since });
+    const consumers = await trafficImpact(store.db, { api: row.api_slug, versions: await majorVersions(store.db, row.api_slug, base.major), operations: all, since });
     breaking = {
       against: base.version,
       changes: changes.map((change, i) => {
