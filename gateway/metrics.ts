@@ -13,7 +13,9 @@ export interface GatewayMetrics {
   readonly requests: FastCounter;
   /** Requests by api, consumer and status class; at most MAX_CONSUMER_SERIES consumers get their own label. */
   readonly consumerRequests: FastCounter;
-  readonly consumerSeries: Map<string, () => void>;
+  /** api → consumer label → one recorder per status class (0xx … 5xx), made on first use. */
+  readonly consumerSeries: Map<string, Map<string, Array<(() => void) | undefined>>>;
+  /** Consumers that have a label of their own (at most MAX_CONSUMER_SERIES). */
   readonly consumersSeen: Set<string>;
   readonly duration: FastHistogram;
   readonly upstreamDuration: FastHistogram;
@@ -304,24 +306,24 @@ export function createRouteMetrics(metrics: GatewayMetrics, api: string, version
 const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'] as const;
 
 /**
- * Counts a request for its consumer (anonymous requests as `_none`): one map lookup per request
- * once the series exists.
+ * Counts a request for its consumer (anonymous requests as `_none`): two map lookups and an
+ * array index per request once the series exists, nothing allocated.
  *
  * @example
  * observeConsumer(metrics, 'erp-sales', ctx.consumer?.id, res.statusCode);
  */
 export function observeConsumer(metrics: GatewayMetrics, api: string, consumer: string | undefined, status: number): void {
-  const statusClass = STATUS_CLASSES[Math.min(5, Math.floor(status / 100))] ?? '5xx';
+  const statusClass = Math.min(5, Math.max(0, Math.floor(status / 100)));
   let name = consumer ?? '_none';
   if (!metrics.consumersSeen.has(name)) {
     if (metrics.consumersSeen.size >= MAX_CONSUMER_SERIES) name = '_other';
     else metrics.consumersSeen.add(name);
   }
-  const key = `${api}\u0000${name}\u0000${statusClass}`;
-  let inc = metrics.consumerSeries.get(key);
-  if (inc === undefined) {
-    inc = metrics.consumerRequests.series({ api, consumer: name, status_class: statusClass });
-    metrics.consumerSeries.set(key, inc);
-  }
+  let byConsumer = metrics.consumerSeries.get(api);
+  if (byConsumer === undefined) metrics.consumerSeries.set(api, (byConsumer = new Map()));
+  let byClass = byConsumer.get(name);
+  if (byClass === undefined) byConsumer.set(name, (byClass = []));
+  let inc = byClass[statusClass];
+  if (inc === undefined) byClass[statusClass] = inc = metrics.consumerRequests.series({ api, consumer: name, status_class: STATUS_CLASSES[statusClass]! });
   inc();
 }
