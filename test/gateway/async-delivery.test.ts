@@ -15,7 +15,8 @@ import type { ApiSpec } from '../../contracts/index.js';
 import { createFileAsyncStore } from '../../gateway/async/file-store.js';
 import type { AsyncStore } from '../../gateway/async/store.js';
 import { createAppLogger } from '../../gateway/logging.js';
-import type { AccessRecord, AsyncRecord } from '../../policies/index.js';
+import type { AccessRecord } from '../../policies/index.js';
+import { queuedOrder } from '../support/async-records.js';
 import { twoKeyedConsumers } from '../support/consumers.js';
 import { buildSnapshot, singleVersionApi, startTestGateway, type TestGateway } from '../support/gateway-harness.js';
 import { startOdooSimulator, type OdooSimulatorHandle } from '../simulators/index.js';
@@ -348,27 +349,12 @@ describe('async delivery: an attempt whose outcome was lost', () => {
   async function crashAfterMarking(ref: string): Promise<string> {
     const logger = createAppLogger({ component: 'test', level: 'error' });
     const store = createFileAsyncStore({ dir, logger });
-    const id = store.mintId(`storefront\nerp/v1\n${ref}`);
-    const body = order(ref);
-    const record: AsyncRecord = {
-      id,
-      txid: id,
-      consumer: 'storefront',
-      subject: null,
-      api: 'erp',
-      major: 1,
-      version: '1.0.0',
-      operationId: 'createOrder',
-      method: 'POST',
-      path: '/sale.order/create',
-      headers: { 'content-type': 'application/json' },
-      body: Buffer.from(JSON.stringify(body)).toString('base64'),
-      orderingKey: `storefront\nerp/v1\n${ref}`,
-      receivedAt: Date.now(),
+    const record = queuedOrder((key) => store.mintId(key), ref, {
+      body: Buffer.from(JSON.stringify(order(ref))).toString('base64'),
       traceId: '0af7651916cd43dd8448eb211c80319c',
-      withholdAnswer: false,
       plan: { maxAttempts: 5, baseDelayMs: 20, maxDelayMs: 100, maxStoredResponseBytes: 65536, probe: { method: 'POST', path: '/sale.order/search', body: { domain: [['client_order_ref', '=', ref]] } } },
-    };
+    });
+    const { id } = record;
     await store.enqueue(record);
     const [item] = store.take(Date.now(), 1);
     assert.equal(item!.record.id, id);

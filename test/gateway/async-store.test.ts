@@ -15,6 +15,7 @@ import { KeyedScheduler, type ScheduledEntry } from '../../gateway/async/schedul
 import type { AsyncStore } from '../../gateway/async/store.js';
 import { createAppLogger } from '../../gateway/logging.js';
 import type { AsyncRecord } from '../../policies/index.js';
+import { queuedOrder } from '../support/async-records.js';
 import { captureLines } from '../support/gateway-harness.js';
 
 const entry = (id: string, key: string, dueAt = 0): ScheduledEntry => ({ id, key, status: 'pending', dueAt, inFlight: false });
@@ -61,29 +62,8 @@ describe('keyed scheduler', () => {
   });
 });
 
-function recordFor(store: AsyncStore, ref: string, bodyBytes = 64): AsyncRecord {
-  const key = `storefront\nerp/v1\n${ref}`;
-  const id = store.mintId(key);
-  return {
-    id,
-    txid: id,
-    consumer: 'storefront',
-    subject: null,
-    api: 'erp',
-    major: 1,
-    version: '1.0.0',
-    operationId: 'createOrder',
-    method: 'POST',
-    path: '/sale.order/create',
-    headers: { 'content-type': 'application/json' },
-    body: Buffer.alloc(bodyBytes, 'x').toString('base64'),
-    orderingKey: key,
-    receivedAt: Date.now(),
-    traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
-    withholdAnswer: false,
-    plan: { maxAttempts: 3, baseDelayMs: 10, maxDelayMs: 20, maxStoredResponseBytes: 1024, probe: null },
-  };
-}
+/** An order creation queued in `store`, with a body of `bodyBytes`. */
+const recordFor = (store: AsyncStore, ref: string, bodyBytes = 64): AsyncRecord => queuedOrder((key) => store.mintId(key), ref, { body: Buffer.alloc(bodyBytes, 'x').toString('base64') });
 
 describe('embedded async store (fsynced log)', () => {
   let root: string;
