@@ -9,8 +9,7 @@
  * - `POST /audit/purge`: access records older than the retention period removed now (admins;
  *   the control plane also purges on its own once an hour); each purge is an admin audit event.
  */
-import type { Response } from 'express';
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { stringify as stringifyCsv } from 'csv-stringify/sync';
 import type { RouteModule } from '../app.js';
 import { actingRole, principalOf, requireRole } from '../auth.js';
@@ -20,7 +19,7 @@ import { decodeAccessCursor, encodeAccessCursor, pagesOfAccess, searchAccess, ty
 import { ControlPlaneError, requestIdOf, type Clock } from '../errors.js';
 import { pageParams, sendResource, toPage } from '../http.js';
 import type { OpenApiFragment } from '../openapi.js';
-import type { Dialect, Store } from '../store/db.js';
+import type { Store } from '../store/db.js';
 import type { AuditEventsTable, Database } from '../store/schema.js';
 import type { Kysely, SelectQueryBuilder } from 'kysely';
 
@@ -168,7 +167,7 @@ async function write(res: Response, chunk: string): Promise<void> {
 export async function runRetention(store: Store, clock: Clock, retentionDays: number, who: { actor: string; role: string; requestId?: string }): Promise<AccessPurge> {
   const cutoff = new Date(clock.now() - retentionDays * 86_400_000).toISOString();
   return store.db.transaction().execute(async (trx) => {
-    const purge = await purgeAccessRecords(trx, store.dialect as Dialect, cutoff);
+    const purge = await purgeAccessRecords(trx, store.dialect, cutoff);
     if (purge.batches > 0) {
       await appendAudit(trx, store.dialect, clock.now(), {
         actor: who.actor,

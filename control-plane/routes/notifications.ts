@@ -92,7 +92,7 @@ function filter(req: Request, name: string, allowed?: readonly string[]): string
 /** The consumers an owner may see notifications of; undefined: all. */
 async function visibleConsumers(store: Store, res: Response): Promise<string[] | undefined> {
   const principal = principalOf(res);
-  if (['reviewer', 'auditor', 'admin'].some((role) => principal.roles.has(role as 'admin'))) return undefined;
+  if (principal.roles.has('reviewer') || principal.roles.has('auditor') || principal.roles.has('admin')) return undefined;
   if (principal.teams.size === 0) return [];
   return (await store.db.selectFrom('consumers').select('id').where('team_id', 'in', [...principal.teams]).execute()).map((row) => row.id);
 }
