@@ -62,6 +62,22 @@ for (const engine of ENGINES) {
       assert.deepEqual(seen, expected((i) => i % 5 === 0));
       // A trace, a status class with an operation, a subject, a node.
       assert.deepEqual(ids((await cp.call('ada.auditor', 'GET', '/api/v1/audit/events?kind=access&traceId=4bf92f3577b34da6a3ce929d0e0e4736')).json.items), ['req-042']);
+      // Traces are looked up hour by hour: one spread over 59 hours and both batches pages whole,
+      // a time range narrows it, and a range without it finds nothing.
+      const shared: string[] = [];
+      let traceCursor: string | undefined;
+      do {
+        const page = await cp.call('ada.auditor', 'GET', `/api/v1/audit/events?kind=access&traceId=0af7651916cd43dd8448eb211c80319c&limit=7${traceCursor === undefined ? '' : `&cursor=${traceCursor}`}`);
+        shared.push(...ids(page.json.items));
+        traceCursor = page.json.nextCursor as string | undefined;
+      } while (traceCursor !== undefined);
+      assert.deepEqual(shared, expected((i) => i !== 42));
+      const traced = (range: string) => cp.call('ada.auditor', 'GET', `/api/v1/audit/events?kind=access&traceId=4bf92f3577b34da6a3ce929d0e0e4736&${range}`);
+      assert.deepEqual(ids((await traced('from=2026-11-22T04:00:00Z&to=2026-11-22T04:00:01Z')).json.items), ['req-042']);
+      assert.deepEqual(ids((await traced('from=2026-11-22T04:00:01Z')).json.items), []);
+      assert.deepEqual(ids((await traced('to=2026-11-22T04:00:00Z')).json.items), []);
+      const traceExport = await cp.call('ada.auditor', 'GET', '/api/v1/audit/export?kind=access&format=ndjson&traceId=0af7651916cd43dd8448eb211c80319c');
+      assert.deepEqual(traceExport.text.trimEnd().split('\n').map((line) => (JSON.parse(line) as { requestId: string }).requestId), records.map((r) => r.requestId).filter((id) => id !== 'req-042'));
       assert.deepEqual(ids((await cp.call('ada.auditor', 'GET', '/api/v1/audit/events?kind=access&statusClass=4xx&operation=getInvoice&limit=200')).json.items), expected((i) => i % 5 === 0 && i % 3 === 0));
       assert.deepEqual(ids((await cp.call('ada.auditor', 'GET', '/api/v1/audit/events?kind=access&subject=user-17&node=gw-2&limit=200')).json.items), expected((i) => i % 2 === 1 && i >= 30));
       for (const bad of ['statusClass=6xx', 'actor=x', 'from=yesterday', 'cursor=abc']) {
