@@ -3,12 +3,14 @@
  * canonical JSON of a record row is byte for byte `canonicalJson` (so chains written before
  * still verify), records with awkward text (quotes, backslashes, control characters, non-ASCII,
  * JSON-looking strings) and every nullable column come back exactly as sent through the
- * one-statement JSON insert, and concurrent appends from several nodes keep one unbroken chain.
+ * one-statement JSON insert, concurrent appends from several nodes keep one unbroken chain, and
+ * a traceId is found whether its records lie within the hours probed or far beyond them.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { canonicalJson, type AccessRecord } from '../../contracts/index.js';
 import { accessRecordView, appendAccessBatch, canonicalRecordRow, verifyAccessChain } from '../../control-plane/access/store.js';
+import { pagesOfAccess, searchAccess, type AccessFilter } from '../../control-plane/access/search.js';
 import type { AccessRecordsTable } from '../../control-plane/store/schema.js';
 import { accessRecord } from '../support/access-records.js';
 import { ENGINES, openTestStore } from '../support/stores.js';
@@ -103,6 +105,27 @@ for (const engine of ENGINES) {
       assert.deepEqual(receipts.map((r) => r.seq).sort((a, b) => a - b), Array.from({ length: 12 }, (_, i) => i + 1));
       const verdict = await verifyAccessChain(store.db);
       assert.deepEqual(verdict, { intact: true, batches: 12, records: 600, head: receipts.find((r) => r.seq === 12)!.hash });
+    });
+
+    it('finds a trace hour by hour, and by trace id alone once its records span more hours than are probed', async (t) => {
+      const store = await openTestStore(t, engine);
+      if (store === undefined) return;
+      t.after(() => store.dispose());
+      const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+      const at = (iso: string, requestId: string, traceId = trace) => accessRecord({ time: iso, requestId, traceId });
+      await appendAccessBatch(store.db, store.dialect, Date.now(), { nodeId: 'gw-1', batchId: 'b1', records: [at('2026-11-20T10:59:59.999Z', 'r1'), at('2026-11-20T11:00:00.000Z', 'other', 'f'.repeat(32)), at('2026-11-20T12:30:00.000Z', 'r2')] });
+      const found = async (filter: AccessFilter) => (await searchAccess(store.db, { traceId: trace, ...filter }, 10)).rows.map((r) => r.request_id);
+      assert.deepEqual(await found({}), ['r2', 'r1']);
+      assert.deepEqual(await found({ from: '2026-11-20T11:00:00.000Z' }), ['r2']);
+      assert.deepEqual(await found({ to: '2026-11-20T11:00:00.000Z' }), ['r1']);
+      assert.deepEqual(await found({ from: '2026-11-20T11:00:00.000Z', to: '2026-11-20T12:00:00.000Z' }), []);
+      // A batch from a node whose clock jumped years: the hours it spans are too many to probe
+      // one by one, and the lookup still finds every record.
+      await appendAccessBatch(store.db, store.dialect, Date.now(), { nodeId: 'gw-2', batchId: 'b1', records: [at('2019-03-01T00:00:00.000Z', 'r0'), at('2026-11-20T13:00:00.000Z', 'other-2', 'e'.repeat(32))] });
+      assert.deepEqual(await found({}), ['r2', 'r1', 'r0']);
+      const exported: string[] = [];
+      for await (const rows of pagesOfAccess(store.db, { traceId: trace }, 2)) exported.push(...rows.map((r) => r.request_id));
+      assert.deepEqual(exported, ['r0', 'r1', 'r2']);
     });
   });
 }
