@@ -160,7 +160,8 @@ describe('proxying', () => {
   });
 
   it('aborts the upstream call of a client that left, so the pool is not wedged', async () => {
-    upstream.behave((req, res) => setTimeout(() => echo(req, res), 200));
+    // The upstream holds the calls 2 s: a wedged pool would make the next POST wait that long.
+    upstream.behave((req, res) => setTimeout(() => echo(req, res), 2000));
     const controllers = Array.from({ length: 20 }, () => new AbortController());
     const aborted = controllers.map((controller, i) =>
       fetch(`${gw.url}/shop/v1/items?abandoned=${i}`, { method: 'POST', body: '{"x":1}', signal: controller.signal }).catch(() => 'aborted'),
@@ -174,14 +175,14 @@ describe('proxying', () => {
     const started = performance.now();
     const next = await fetch(`${gw.url}/shop/v1/items`, { method: 'POST', body: '{"after":true}' });
     assert.equal(next.status, 200);
-    assert.ok(performance.now() - started < 150, 'the next POST does not wait behind abandoned upstream calls');
+    assert.ok(performance.now() - started < 1000, 'the next POST does not wait behind abandoned upstream calls');
     const abandoned = async () => gw.accessRecords().filter((r) => r.path.includes('abandoned='));
     for (let i = 0; i < 300 && (await abandoned()).length < 20; i++) await new Promise((r) => setTimeout(r, 10));
     const abandonedRecords = await abandoned();
     assert.equal(abandonedRecords.length, 20);
     assert.ok(abandonedRecords.every((r) => r.aborted), 'each abandoned request is recorded as aborted');
     // The abandoned upstream calls were destroyed, not left holding sockets until the
-    // upstream answered (200 ms later).
+    // upstream answered (2 s later).
     const metrics = await (await fetch(`${gw.statusUrl}/metrics`)).text();
     assert.match(metrics, /gatehouse_upstream_sockets\{state="active"\} 0/);
     assert.match(metrics, /gatehouse_upstream_sockets\{state="queued"\} 0/);
