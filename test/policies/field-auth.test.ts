@@ -13,7 +13,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { ApiSpec, PolicyBinding } from '../../contracts/index.js';
 import { createSnapshotAjv } from '../../gateway/snapshot/compile.js';
 import { fieldAuthPolicy } from '../../policies/index.js';
-import { assertProblem, upstreamApi, type Answer } from '../gateway/upstreams/helpers.js';
+import { answerOf, assertProblem, upstreamApi, type Answer } from '../gateway/upstreams/helpers.js';
 import { buildSnapshot, httpApi, startTestGateway, type TestGateway } from '../support/gateway-harness.js';
 import {
   executeKw,
@@ -123,15 +123,7 @@ describe('field-auth', () => {
   async function send(key: string, method: string, path: string, json?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
     const all: Record<string, string> = { 'x-api-key': key, ...headers };
     if (json !== undefined) all['content-type'] = 'application/json';
-    const res = await fetch(`${gw.url}${path}`, { method, headers: all, ...(json === undefined ? {} : { body: JSON.stringify(json) }) });
-    const text = await res.text();
-    let parsed: unknown;
-    try {
-      parsed = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    return { status: res.status, headers: res.headers, text, json: parsed };
+    return answerOf(await fetch(`${gw.url}${path}`, { method, headers: all, ...(json === undefined ? {} : { body: JSON.stringify(json) }) }));
   }
 
   /** Every key of every object in the document, at any depth. */
@@ -184,9 +176,9 @@ describe('field-auth', () => {
         headers: { 'x-api-key': KEYS.finance, 'content-type': 'text/plain' },
         body: JSON.stringify(executeKw('res.partner.bank', 'search_read', [[]])),
       });
-      const text = await res.text();
-      assertMasked({ status: res.status, headers: res.headers, text, json: JSON.parse(text) }, ['acc_number', 'display_name'], ['result', 'bank_name']);
-      assert.ok(!text.includes(BANK_ACCOUNT));
+      const answer = await answerOf(res);
+      assertMasked(answer, ['acc_number', 'display_name'], ['result', 'bank_name']);
+      assert.ok(!answer.text.includes(BANK_ACCOUNT));
       assert.equal(odoo.calls.length, 1);
     });
 
@@ -287,9 +279,9 @@ describe('field-auth', () => {
         headers: { 'x-api-key': KEYS.serviceDesk, 'content-type': 'text/plain' },
         body: JSON.stringify(executeKw('account.move', 'write', [[44], { partner_bank_id: 1 }])),
       });
-      const text = await res.text();
-      await assertFieldDenied({ status: res.status, headers: res.headers, text, json: JSON.parse(text) }, []);
-      assert.match(text, /fields the gateway could not read on this odoo call/);
+      const answer = await answerOf(res);
+      await assertFieldDenied(answer, []);
+      assert.match(answer.text, /fields the gateway could not read on this odoo call/);
     });
 
     it('leave other fields and other consumers alone', async () => {

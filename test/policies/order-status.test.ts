@@ -10,6 +10,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { ApiSpec, PolicyBinding } from '../../contracts/index.js';
 import { CANONICAL_ORDER_STATUSES, canonicalOrderStatus, type CanonicalOrderStatus, type OrderStatusSource } from '../../policies/index.js';
 import { buildSnapshot, startTestGateway, type TestGateway } from '../support/gateway-harness.js';
+import { answerOf, type Answer } from '../gateway/upstreams/helpers.js';
 import { executeKw, KEYS, ODOO_OPTIONS, PLANS, retailApis, retailConsumers, SECRETS } from '../support/retail-governance.js';
 import { startOdooSimulator, type OdooSimulatorHandle } from '../simulators/index.js';
 
@@ -88,10 +89,8 @@ describe('order-status through the gateway', () => {
 
   beforeEach(() => odoo.resetCalls());
 
-  async function post(key: string, path: string, json: unknown): Promise<{ status: number; json: unknown; text: string }> {
-    const res = await fetch(`${gw.url}${path}`, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: JSON.stringify(json) });
-    const text = await res.text();
-    return { status: res.status, json: JSON.parse(text) as unknown, text };
+  async function post(key: string, path: string, json: unknown): Promise<Answer> {
+    return answerOf(await fetch(`${gw.url}${path}`, { method: 'POST', headers: { 'x-api-key': key, 'content-type': 'application/json' }, body: JSON.stringify(json) }));
   }
 
   /** Odoo straight, as the ERP's own tooling would move an order along. */

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Problem } from '../../contracts/index.js';
-import { assertProblem, type Answer } from '../gateway/upstreams/helpers.js';
+import { answerOf, assertProblem, type Answer } from '../gateway/upstreams/helpers.js';
 import { buildSnapshot, startTestGateway, type TestGateway } from '../support/gateway-harness.js';
 import {
   executeKw,
@@ -77,15 +77,7 @@ describe('ownership', () => {
   async function send(key: string, method: string, path: string, json?: unknown): Promise<Answer> {
     const headers: Record<string, string> = { 'x-api-key': key };
     if (json !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${gw.url}${path}`, { method, headers, ...(json === undefined ? {} : { body: JSON.stringify(json) }) });
-    const text = await res.text();
-    let parsed: unknown;
-    try {
-      parsed = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    return { status: res.status, headers: res.headers, text, json: parsed };
+    return answerOf(await fetch(`${gw.url}${path}`, { method, headers, ...(json === undefined ? {} : { body: JSON.stringify(json) }) }));
   }
 
   /** A 403 `ownership.write_denied` naming what it should, nothing sent upstream, and its access record. */
@@ -238,8 +230,8 @@ describe('ownership', () => {
         headers: { 'x-api-key': KEYS.serviceDesk, 'content-type': 'text/plain' },
         body: JSON.stringify({ Payment_State__c: 'paid' }),
       });
-      const text = await res.text();
-      await assertRefused({ status: res.status, headers: res.headers, text, json: JSON.parse(text) }, { entity: 'invoice', fields: [], owners: ['erp'] });
+      const answer = await answerOf(res);
+      await assertRefused(answer, { entity: 'invoice', fields: [], owners: ['erp'] });
     });
   });
 
@@ -339,8 +331,7 @@ describe('ownership', () => {
           headers: { 'x-api-key': KEYS.serviceDesk, 'content-type': 'text/plain' },
           body: JSON.stringify(executeKw('account.move', 'write', [[44], { payment_state: 'paid' }])),
         });
-        const text = await res.text();
-        const problem = await assertRefused({ status: res.status, headers: res.headers, text, json: JSON.parse(text) }, { entity: null, fields: [], owners: [] });
+        const problem = await assertRefused(await answerOf(res), { entity: null, fields: [], owners: [] });
         assert.match(problem.detail, /cannot tell which odoo model this call writes/);
       } finally {
         await gw.source.push(JSON.stringify(snapshot()));

@@ -43,6 +43,18 @@ export interface Answer {
   json: unknown;
 }
 
+/** A fetch response read whole: status, headers, text, and the JSON it holds if any. */
+export async function answerOf(res: Response): Promise<Answer> {
+  const text = await res.text();
+  let json: unknown;
+  try {
+    json = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, text, json };
+}
+
 export interface RequestOptions {
   /** Serialised as JSON with `content-type: application/json`. */
   json?: unknown;
@@ -68,16 +80,9 @@ export function gatewayClient(gw: () => TestGateway): GatewayClient {
         body = JSON.stringify(options.json);
         headers['content-type'] ??= 'application/json';
       }
-      const res = await fetch(`${gw().url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
-      const text = await res.text();
-      seen.push([...res.headers].map(([name, value]) => `${name}: ${value}`).join('\n'), text);
-      let json: unknown;
-      try {
-        json = text === '' ? undefined : JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-      return { status: res.status, headers: res.headers, text, json };
+      const answer = await answerOf(await fetch(`${gw().url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) }));
+      seen.push([...answer.headers].map(([name, value]) => `${name}: ${value}`).join('\n'), answer.text);
+      return answer;
     },
     transcript: () => [...seen],
   };
