@@ -18,6 +18,9 @@ export const UPSTREAM_KINDS: readonly UpstreamKind[] = [
 ];
 
 export type HttpMethod = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'OPTIONS';
+/** What an operation id may be; policies keying settings by operation id check names against it. */
+export const OPERATION_ID_PATTERN = '^[A-Za-z0-9_.-]{1,128}$';
+
 export const HTTP_METHODS: readonly HttpMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
 
 export type VersionStatus = 'published' | 'deprecated' | 'retired';
@@ -365,7 +368,7 @@ export const upstreamSchema: JSONSchemaType<UpstreamSpec> = {
 const operationSchema: JSONSchemaType<OperationSpec> = {
   type: 'object',
   properties: {
-    id: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,128}$', description: 'Operation id.' },
+    id: { type: 'string', pattern: OPERATION_ID_PATTERN, description: 'Operation id.' },
     method: { type: 'string', enum: [...HTTP_METHODS], description: 'HTTP method.' },
     path: {
       type: 'string',

@@ -1,5 +1,6 @@
 /** @module Config schema of `async-delivery` (pure data). */
 import type { JSONSchemaType } from 'ajv';
+import { OPERATION_ID_PATTERN } from '../../contracts/index.js';
 
 /** A read that tells whether a request whose answer was lost has been applied upstream. */
 export interface AsyncProbeConfig {
@@ -31,7 +32,7 @@ export const asyncDeliverySchema: JSONSchemaType<AsyncDeliveryConfig> = {
     operations: {
       type: 'object',
       required: [],
-      propertyNames: { pattern: '^[A-Za-z0-9_.-]{1,128}$' },
+      propertyNames: { pattern: OPERATION_ID_PATTERN },
       additionalProperties: {
         type: 'object',
         properties: {

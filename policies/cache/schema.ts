@@ -1,5 +1,6 @@
 /** @module Config schema of `cache` (pure data). */
 import type { JSONSchemaType } from 'ajv';
+import { OPERATION_ID_PATTERN } from '../../contracts/index.js';
 
 /** Per-operation overrides; anything left out comes from the version-wide settings. */
 export interface CacheOperationConfig {
@@ -49,7 +50,7 @@ export const cacheSchema: JSONSchemaType<CacheConfig> = {
     operations: {
       type: 'object',
       required: [],
-      propertyNames: { pattern: '^[A-Za-z0-9_.-]{1,128}$' },
+      propertyNames: { pattern: OPERATION_ID_PATTERN },
       additionalProperties: {
         type: 'object',
         properties: {

@@ -1,5 +1,6 @@
 /** @module Config schema of `idempotency` (pure data). */
 import type { JSONSchemaType } from 'ajv';
+import { OPERATION_ID_PATTERN } from '../../contracts/index.js';
 
 /** Per-operation overrides; anything left out comes from the version-wide settings. */
 export interface IdempotencyOperationConfig {
@@ -53,7 +54,7 @@ export const idempotencySchema: JSONSchemaType<IdempotencyConfig> = {
     operations: {
       type: 'object',
       required: [],
-      propertyNames: { pattern: '^[A-Za-z0-9_.-]{1,128}$' },
+      propertyNames: { pattern: OPERATION_ID_PATTERN },
       additionalProperties: {
         type: 'object',
         properties: {
