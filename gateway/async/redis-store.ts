@@ -340,17 +340,20 @@ export function createRedisAsyncStore(options: RedisAsyncStoreOptions): AsyncSto
     depth = { queued: Math.max(0, counts.reduce((sum, [length]) => sum + length, 0) - dead), dead };
   }
 
+  /** One lease round now, then the next one a third of a lease later, polling after each. */
+  function runTick(): void {
+    ticking = tick()
+      .catch((error: unknown) => complain('lease round', error))
+      .finally(() => {
+        ticking = undefined;
+        scheduleTick();
+        requestPoll();
+      });
+  }
+
   function scheduleTick(): void {
     if (closed) return;
-    tickTimer = setTimeout(() => {
-      ticking = tick()
-        .catch((error: unknown) => complain('lease round', error))
-        .finally(() => {
-          ticking = undefined;
-          scheduleTick();
-          requestPoll();
-        });
-    }, Math.max(50, Math.floor(leaseMs / 3)));
+    tickTimer = setTimeout(runTick, Math.max(50, Math.floor(leaseMs / 3)));
     tickTimer.unref();
   }
 
@@ -479,13 +482,7 @@ export function createRedisAsyncStore(options: RedisAsyncStoreOptions): AsyncSto
       if (started) return;
       started = true;
       wake = onWake;
-      ticking = tick()
-        .catch((error: unknown) => complain('lease round', error))
-        .finally(() => {
-          ticking = undefined;
-          scheduleTick();
-          requestPoll();
-        });
+      runTick();
     },
     take(now, limit) {
       const out: WorkItem[] = [];
