@@ -1,30 +1,20 @@
 /** The access log: JSON lines, batched through an off-heap buffer, nothing lost on flush or close. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { accessRecord } from '../support/access-records.js';
 import { captureLines } from '../support/gateway-harness.js';
 import { createAccessLog } from '../../gateway/logging.js';
 import type { AccessRecord } from '../../policies/index.js';
 
-const base: AccessRecord = {
+const base: AccessRecord = accessRecord({
   time: '2026-11-26T10:00:00.000Z',
   traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
   requestId: '00f067aa0ba902b7',
   api: 'erp-sales',
-  version: '1.0.0',
   operation: 'searchSaleOrders',
   method: 'POST',
   path: '/erp-sales/v1/sale.order/search_read?x=1',
-  status: 200,
-  decision: 'allow',
-  latencyMs: 1.234,
-  upstreamLatencyMs: 0.5,
-  upstreamStatus: 200,
-  consumer: null,
-  subject: null,
-  clientAddress: '127.0.0.1',
-  snapshotHash: 'a'.repeat(64),
-  aborted: false,
-};
+});
 
 describe('access log', () => {
   it('writes one JSON line per record, batched, and everything pending on flush', async () => {

@@ -1,8 +1,9 @@
 /** @module Access records as a gateway writes them, for tests that ship them to the control plane. */
 import type { AccessRecord } from '../../contracts/index.js';
 
-/** An access record as a gateway writes it. */
 /**
+ * An access record as a gateway writes it, with `overrides` applied.
+ *
  * @example
  * accessRecord({ consumer: 'store-app', operation: 'updateOrder' });
  */
@@ -17,7 +18,7 @@ export function accessRecord(overrides: Partial<AccessRecord>): AccessRecord {
     method: 'GET',
     path: '/orders',
     status: 200,
-    decision: 'allowed',
+    decision: 'allow',
     latencyMs: 1.25,
     upstreamLatencyMs: 0.75,
     upstreamStatus: 200,
