@@ -36,7 +36,7 @@ import { DEMO_CLIENTS, DEMO_SERVICE_CLIENT_ROLES, demoIdentities } from '../../c
 import type { Logger } from '../../control-plane/errors.js';
 import { attachControlPlane } from '../../control-plane/server.js';
 import { openStore, type Store } from '../../control-plane/store/db.js';
-import { loginAs } from '../control-plane/dev-idp-login.js';
+import { clientToken, loginAs } from '../control-plane/dev-idp-login.js';
 import { postgresReachable } from '../support/stores.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -425,12 +425,7 @@ async function benchEngine(engine: Engine, options: Required<Omit<AuditBenchOpti
       await idp.close();
     });
     const gatewayClient = DEMO_CLIENTS.find((c) => c.clientId === 'gatehouse-gateway')!;
-    const tokenResponse = await fetch(`${issuer}/token`, {
-      method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${gatewayClient.clientId}:${gatewayClient.clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'grant_type=client_credentials',
-    });
-    const gatewayToken = ((await tokenResponse.json()) as { access_token: string }).access_token;
+    const gatewayToken = await clientToken(`${issuer}/token`, gatewayClient.clientId, gatewayClient.clientSecret);
     const auditorToken = (await loginAs('ada.auditor', 'demo-auditor', { issuer, redirectUri: `${cpUrl}/auth/callback` })).accessToken;
 
     // The last 30 days up to the hour the benchmark starts (retention keeps all of it).

@@ -25,7 +25,7 @@ import { DEMO_CLIENTS, DEMO_SERVICE_CLIENT_ROLES, demoIdentities } from '../../c
 import type { Logger } from '../../control-plane/errors.js';
 import { attachControlPlane } from '../../control-plane/server.js';
 import { openStore } from '../../control-plane/store/db.js';
-import { loginAs } from '../control-plane/dev-idp-login.js';
+import { clientToken, loginAs } from '../control-plane/dev-idp-login.js';
 import { startRecordingUpstream } from '../support/upstream.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -139,12 +139,7 @@ export async function runPublishLatencyBench(options: PublishLatencyOptions): Pr
     });
 
     const automation = DEMO_CLIENTS.find((c) => c.clientId === 'gatehouse-automation')!;
-    const tokenResponse = await fetch(`${issuer}/token`, {
-      method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${automation.clientId}:${automation.clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'grant_type=client_credentials',
-    });
-    const adminToken = ((await tokenResponse.json()) as { access_token: string }).access_token;
+    const adminToken = await clientToken(`${issuer}/token`, automation.clientId, automation.clientSecret);
     const reviewerToken = (await loginAs('rafael.reviewer', 'demo-reviewer', { issuer, redirectUri: `${cpUrl}/auth/callback` })).accessToken;
 
     async function admin(token: string, method: string, path: string, body?: unknown, etag?: string): Promise<{ json: any; etag: string }> {

@@ -1,6 +1,7 @@
 /**
  * @module Test helper: logs a dev IdP user in the way a browser would (authorization code +
- * PKCE through the login form) with plain fetch and a tiny cookie jar, and returns the tokens.
+ * PKCE through the login form) with plain fetch and a tiny cookie jar, and returns the tokens;
+ * and gets a client's token with the client-credentials grant.
  */
 import { createHash, randomBytes } from 'node:crypto';
 
@@ -150,4 +151,24 @@ export async function loginAs(
     throw new LoginFailedError(`token exchange failed: ${String(body.error ?? 'no tokens')}`, tokenResponse.status);
   }
   return { accessToken: body.access_token, idToken: body.id_token };
+}
+
+/**
+ * An access token for a client through the client-credentials grant (all its scopes unless
+ * `scope` narrows them).
+ *
+ * @example
+ * const token = await clientToken(`${issuer}/token`, 'gatehouse-gateway', 'demo-gateway-secret');
+ */
+export async function clientToken(tokenEndpoint: string, clientId: string, clientSecret: string, scope?: string): Promise<string> {
+  const response = await fetch(tokenEndpoint, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-www-form-urlencoded',
+      authorization: `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`,
+    },
+    body: scope === undefined ? 'grant_type=client_credentials' : `grant_type=client_credentials&scope=${encodeURIComponent(scope)}`,
+  });
+  if (response.status !== 200) throw new LoginFailedError(`the token endpoint answered ${response.status} for ${clientId}: ${await response.text()}`, response.status);
+  return ((await response.json()) as { access_token: string }).access_token;
 }

@@ -2,11 +2,11 @@
  * @module Starts the development OpenID provider on loopback for gateway tests and mints
  * client-credentials tokens for the demo clients.
  */
-import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createDevIdentityProvider, type DevIdentityProvider } from '../../control-plane/dev-idp/dev-idp.js';
 import { demoIdentities } from '../../control-plane/dev-idp/demo-identities.js';
+import { clientToken } from '../control-plane/dev-idp-login.js';
 
 export interface TestIdp {
   idp: DevIdentityProvider;
@@ -29,18 +29,7 @@ export async function startDevIdp(audience = 'gatehouse'): Promise<TestIdp> {
   server.on('request', (req, res) => idp.callback(req, res));
   return {
     idp,
-    async token(clientId, scope) {
-      const response = await fetch(idp.tokenEndpoint, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          authorization: `Basic ${Buffer.from(`${clientId}:${secrets.get(clientId) ?? ''}`).toString('base64')}`,
-        },
-        body: scope === undefined ? 'grant_type=client_credentials' : `grant_type=client_credentials&scope=${encodeURIComponent(scope)}`,
-      });
-      assert.equal(response.status, 200, await response.clone().text());
-      return ((await response.json()) as { access_token: string }).access_token;
-    },
+    token: (clientId, scope) => clientToken(idp.tokenEndpoint, clientId, secrets.get(clientId) ?? '', scope),
     async close() {
       await idp.close();
       server.closeAllConnections();
