@@ -7,6 +7,7 @@
  * segment moves to `rejected/` and the queue goes on. Anything else: the segment stays and is
  * retried with exponential backoff and jitter.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { describeControlPlaneFailure } from './snapshot/control-plane-token.js';
 import type { AccessBatch, AccessBatchReceipt, Clock, Logger } from '../contracts/index.js';
 import type { AccessSpoolQueue, AccessSpoolSegment } from './access-spool.js';
@@ -129,17 +130,9 @@ export function createAccessShipper(options: AccessShipperOptions): AccessShippe
     readAtScrape(metrics, 'access_batches_rejected_total', 'Access-record batches the control plane refused (moved to rejected/).', 'counter', () => counts.rejectedBatches);
   }
 
+  /** Waits `ms`, or less when stopping starts (then it resolves at once). */
   function sleep(ms: number): Promise<void> {
-    return new Promise((done) => {
-      if (stopping.signal.aborted) return done();
-      const timer = setTimeout(finish, ms);
-      function finish(): void {
-        clearTimeout(timer);
-        stopping.signal.removeEventListener('abort', finish);
-        done();
-      }
-      stopping.signal.addEventListener('abort', finish, { once: true });
-    });
+    return delay(ms, undefined, { signal: stopping.signal }).catch(() => undefined);
   }
 
   /** Exponential with "equal jitter": half the step fixed, half random, so nodes spread out. */

@@ -13,6 +13,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../../policies/index.js';
 import { createControlPlaneTokenSource, describeControlPlaneFailure, type ControlPlaneCredentials, type ControlPlaneTokenSource } from './control-plane-token.js';
 import type { SnapshotSink, SnapshotSource } from './source.js';
@@ -114,17 +115,9 @@ export function createControlPlaneSnapshotSource(options: ControlPlaneSnapshotSo
   let reports: Promise<void> = Promise.resolve();
   let loop: Promise<void> | undefined;
 
+  /** Waits `ms`, or less when closing starts (then it resolves at once). */
   function sleep(ms: number): Promise<void> {
-    return new Promise((done) => {
-      if (closing.signal.aborted) return done();
-      const timer = setTimeout(finish, ms);
-      function finish(): void {
-        clearTimeout(timer);
-        closing.signal.removeEventListener('abort', finish);
-        done();
-      }
-      closing.signal.addEventListener('abort', finish, { once: true });
-    });
+    return delay(ms, undefined, { signal: closing.signal }).catch(() => undefined);
   }
 
   /**
