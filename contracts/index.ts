@@ -8,3 +8,4 @@ export * from './runtime.js';
 export * from './admin-api.js';
 export * from './contract-diff.js';
 export * from './access-records.js';
+export * from './backoff.js';

@@ -9,7 +9,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { describeControlPlaneFailure } from './snapshot/control-plane-token.js';
-import type { AccessBatch, AccessBatchReceipt, Clock, Logger } from '../contracts/index.js';
+import { equalJitterBackoff, type AccessBatch, type AccessBatchReceipt, type Clock, type Logger } from '../contracts/index.js';
 import type { AccessSpoolQueue, AccessSpoolSegment } from './access-spool.js';
 import { readAtScrape, type GatewayMetrics } from './metrics.js';
 
@@ -135,12 +135,6 @@ export function createAccessShipper(options: AccessShipperOptions): AccessShippe
     return delay(ms, undefined, { signal: stopping.signal }).catch(() => undefined);
   }
 
-  /** Exponential with "equal jitter": half the step fixed, half random, so nodes spread out. */
-  function backoff(failures: number): number {
-    const step = Math.min(backoffMaxMs, backoffBaseMs * 2 ** Math.min(failures - 1, 30));
-    return Math.round(step / 2 + random() * (step / 2));
-  }
-
   async function prepare(segment: AccessSpoolSegment): Promise<{ body: string; records: number } | undefined> {
     if (prepared?.segment === segment) return prepared;
     let records;
@@ -247,7 +241,7 @@ export function createAccessShipper(options: AccessShipperOptions): AccessShippe
       failures += 1;
       counts.failedAttempts += 1;
       lastError = failure;
-      const delayMs = backoff(failures);
+      const delayMs = equalJitterBackoff(failures, backoffBaseMs, backoffMaxMs, random);
       const meta = { url: base, nodeId, batchId: segment.batchId, failures, retryInMs: delayMs, pending: spool.depth(), error: failure };
       // One warning per outage, the retries at debug: a long outage does not flood the log.
       if (failures === 1) logger.warn('access batch not shipped; retrying with backoff (records stay in the spool)', meta);

@@ -6,6 +6,7 @@
  * plane instances from delivering the same row at once. It also schedules the sunset
  * reminders (30, 7 and 1 days before a deprecated version's sunset).
  */
+import { equalJitterBackoff } from '../../contracts/index.js';
 import type { Clock, Logger } from '../errors.js';
 import type { ControlPlaneMetrics } from '../metrics.js';
 import type { Store } from '../store/db.js';
@@ -71,12 +72,6 @@ export interface NotificationDispatcher {
   /** One round: schedule reminders when due, deliver what is due. Resolves when done. */
   tick(): Promise<void>;
   close(): Promise<void>;
-}
-
-/** The next wait: exponential, capped, with "equal jitter" (half fixed, half random) so retries spread yet never bunch at zero. */
-export function backoffMs(attempt: number, retry: RetryPolicy, random: () => number = Math.random): number {
-  const ceiling = Math.min(retry.maxMs, retry.baseMs * 2 ** Math.max(0, attempt - 1));
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
 }
 
 function emailOf(payload: NotificationPayload): { subject: string; text: string } {
@@ -175,7 +170,7 @@ export function createNotificationDispatcher(options: NotificationDispatcherOpti
     }
     const nowMs = clock.now();
     const n = Number(row.attempts) + 1;
-    const gaveUp = !result.ok && nowMs + backoffMs(n, retry, () => 0) - Date.parse(row.created_at) > retry.giveUpAfterMs;
+    const gaveUp = !result.ok && nowMs + equalJitterBackoff(n, retry.baseMs, retry.maxMs, () => 0) - Date.parse(row.created_at) > retry.giveUpAfterMs;
     await store.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('notification_attempts')
@@ -198,7 +193,7 @@ export function createNotificationDispatcher(options: NotificationDispatcherOpti
           last_error: result.ok ? null : result.error,
           status: result.ok ? 'delivered' : gaveUp ? 'failed' : 'pending',
           delivered_at: result.ok ? iso(nowMs) : null,
-          next_attempt_at: result.ok || gaveUp ? row.next_attempt_at : iso(nowMs + backoffMs(n, retry, random)),
+          next_attempt_at: result.ok || gaveUp ? row.next_attempt_at : iso(nowMs + equalJitterBackoff(n, retry.baseMs, retry.maxMs, random)),
         })
         .where('id', '=', row.id)
         .execute();

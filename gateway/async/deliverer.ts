@@ -14,7 +14,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingHttpHeaders, t
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { Counter } from 'prom-client';
-import type { RequestContext } from '../../contracts/index.js';
+import { equalJitterBackoff, type RequestContext } from '../../contracts/index.js';
 import { GatewayError, type AccessLog, type AsyncError, type AsyncRecord, type AsyncState, type AsyncUpstreamAnswer, type Clock, type Logger } from '../../policies/index.js';
 import { readAtScrape, type GatewayMetrics } from '../metrics.js';
 import type { CompiledVersion, ProxyTarget } from '../router.js';
@@ -48,12 +48,6 @@ export interface Deliverer {
 /** Statuses worth another attempt; any other 4xx is the upstream saying no. */
 export function retryableStatus(status: number): boolean {
   return status >= 500 || status === 408 || status === 409 || status === 425 || status === 429;
-}
-
-/** Exponential backoff with "equal jitter": half the delay fixed, half random, so retries of many keys spread out. */
-export function backoffDelay(attempt: number, baseDelayMs: number, maxDelayMs: number, random: () => number = Math.random): number {
-  const full = Math.min(maxDelayMs, baseDelayMs * 2 ** Math.min(attempt - 1, 30));
-  return Math.round(full / 2 + random() * (full / 2));
 }
 
 /** RFC 9110 §10.2.3: seconds or an HTTP date. */
@@ -419,7 +413,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     if (outcome.kind === 'delivered') {
       next = { ...base, status: 'delivered', nextAttemptAt: null, sendDeadline: null, inDoubt: false, lastError: null, upstream: outcome.answer };
     } else if (outcome.retryable && attemptNo < record.plan.maxAttempts) {
-      const delay = Math.max(outcome.waitMs, backoffDelay(attemptNo, record.plan.baseDelayMs, record.plan.maxDelayMs));
+      const delay = Math.max(outcome.waitMs, equalJitterBackoff(attemptNo, record.plan.baseDelayMs, record.plan.maxDelayMs));
       next = { ...base, status: 'failed', nextAttemptAt: now + delay, inDoubt: outcome.inDoubt, sendDeadline: outcome.inDoubt ? marked.sendDeadline : null, lastError: outcome.error };
     } else {
       next = { ...base, status: 'dead', nextAttemptAt: null, inDoubt: outcome.inDoubt, sendDeadline: outcome.inDoubt ? marked.sendDeadline : null, lastError: outcome.error };

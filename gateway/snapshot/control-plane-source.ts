@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { equalJitterBackoff } from '../../contracts/index.js';
 import type { Logger } from '../../policies/index.js';
 import { createControlPlaneTokenSource, describeControlPlaneFailure, type ControlPlaneCredentials, type ControlPlaneTokenSource } from './control-plane-token.js';
 import type { SnapshotSink, SnapshotSource } from './source.js';
@@ -136,12 +137,6 @@ export function createControlPlaneSnapshotSource(options: ControlPlaneSnapshotSo
         closing.signal.removeEventListener('abort', onClose);
       },
     };
-  }
-
-  /** Exponential with "equal jitter": half the step fixed, half random, so nodes spread out. */
-  function backoff(failures: number): number {
-    const step = Math.min(backoffMaxMs, backoffBaseMs * 2 ** Math.min(failures - 1, 30));
-    return Math.round(step / 2 + random() * (step / 2));
   }
 
   async function sendReport(): Promise<void> {
@@ -267,7 +262,7 @@ export function createControlPlaneSnapshotSource(options: ControlPlaneSnapshotSo
       } catch (error) {
         if (closing.signal.aborted) break;
         failures++;
-        const delayMs = backoff(failures);
+        const delayMs = equalJitterBackoff(failures, backoffBaseMs, backoffMaxMs, random);
         // One warning per outage, the retries at debug: a long outage does not flood the log.
         const meta = { url: base, nodeId, failures, retryInMs: delayMs, serving: appliedHash ?? null, error: describeFailure(error) };
         if (failures === 1) logger.warn('control plane unreachable; retrying with backoff (the applied snapshot, if any, keeps serving)', meta);
