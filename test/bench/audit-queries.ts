@@ -19,14 +19,13 @@
  * PostgreSQL missing: said loudly and skipped, or a failure under `CI=true`.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { sql } from 'kysely';
-import pg from 'pg';
 import type { AccessBatch, AccessRecord } from '../../contracts/index.js';
 import { appendAccessBatch, verifyAccessChain } from '../../control-plane/access/store.js';
 import { searchAccess, type AccessCursor, type AccessFilter } from '../../control-plane/access/search.js';
@@ -35,9 +34,8 @@ import { createDevIdentityProvider } from '../../control-plane/dev-idp/dev-idp.j
 import { DEMO_CLIENTS, DEMO_SERVICE_CLIENT_ROLES, demoIdentities } from '../../control-plane/dev-idp/demo-identities.js';
 import type { Logger } from '../../control-plane/errors.js';
 import { attachControlPlane } from '../../control-plane/server.js';
-import { openStore, type Store } from '../../control-plane/store/db.js';
 import { clientToken, loginAs } from '../control-plane/dev-idp-login.js';
-import { postgresReachable } from '../support/stores.js';
+import { openFreshStore, postgresReachable, type FreshStore } from '../support/stores.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -320,45 +318,13 @@ function summarise(times: readonly number[], rows: readonly number[]): Latencies
   };
 }
 
-const postgresProblem = postgresReachable;
-
-/** A store on `engine` and how to measure and remove it. */
-async function openBenchStore(engine: Engine, databaseUrl: string): Promise<{ store: Store; sizeMb(): Promise<number>; dispose(): Promise<void> }> {
-  if (engine === 'sqlite') {
-    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-audit-bench-'));
-    const file = join(dir, 'gatehouse.db');
-    const store = await openStore({ sqliteFile: file, logger: quiet });
-    return {
-      store,
-      async sizeMb() {
-        const { rows } = await sql<{ bytes: number }>`select page_count * page_size as bytes from pragma_page_count(), pragma_page_size()`.execute(store.db);
-        return Number(rows[0]?.bytes ?? 0) / 1e6;
-      },
-      async dispose() {
-        await store.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  }
-  const schema = `gh_bench_${randomBytes(6).toString('hex')}`;
-  const store = await openStore({ databaseUrl, postgresSchema: schema, logger: quiet });
-  return {
-    store,
-    async sizeMb() {
-      const { rows } = await sql<{ bytes: string }>`select coalesce(sum(pg_total_relation_size(c.oid)), 0) as bytes from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = ${schema} and c.relkind = 'r'`.execute(store.db);
-      return Number(rows[0]?.bytes ?? 0) / 1e6;
-    },
-    async dispose() {
-      await store.close();
-      const client = new pg.Client({ connectionString: databaseUrl });
-      await client.connect();
-      try {
-        await client.query(`drop schema if exists ${schema} cascade`);
-      } finally {
-        await client.end();
-      }
-    },
-  };
+/** Disk used by the store: the SQLite file's pages, or the tables of the PostgreSQL schema, MB. */
+async function sizeMb(store: FreshStore): Promise<number> {
+  const { rows } =
+    store.engine === 'sqlite'
+      ? await sql<{ bytes: number }>`select page_count * page_size as bytes from pragma_page_count(), pragma_page_size()`.execute(store.db)
+      : await sql<{ bytes: string }>`select coalesce(sum(pg_total_relation_size(c.oid)), 0) as bytes from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = ${store.location} and c.relkind = 'r'`.execute(store.db);
+  return Number(rows[0]?.bytes ?? 0) / 1e6;
 }
 
 /** Ships `batches` with one shipper per node, each sending its own batches in order. */
@@ -397,7 +363,7 @@ const PAGE = 50;
 
 async function benchEngine(engine: Engine, options: Required<Omit<AuditBenchOptions, 'log'>>, log: (line: string) => void): Promise<EngineReport> {
   if (engine === 'postgres') {
-    const problem = await postgresProblem(options.databaseUrl);
+    const problem = await postgresReachable(options.databaseUrl);
     if (problem !== undefined) {
       const message = `PostgreSQL is not reachable at ${options.databaseUrl.replace(/\/\/[^@]*@/, '//…@')} (${problem}); the PostgreSQL half of the audit benchmark did not run`;
       if (process.env.CI === 'true') throw new Error(`${message}. CI=true: the PostgreSQL run is required.`);
@@ -406,8 +372,7 @@ async function benchEngine(engine: Engine, options: Required<Omit<AuditBenchOpti
     }
   }
   const loadAtStart = loadavg()[0]!;
-  const bench = await openBenchStore(engine, options.databaseUrl);
-  const { store } = bench;
+  const store = await openFreshStore(engine, { databaseUrl: options.databaseUrl, logger: quiet });
   const server: Server = createHttpServer();
   const cleanups: Array<() => Promise<void>> = [];
   try {
@@ -531,16 +496,16 @@ async function benchEngine(engine: Engine, options: Required<Omit<AuditBenchOpti
     log(`audit bench ${engine}: verifying the access chain`);
     const verdict = await verifyAccessChain(store.db, 1000);
     const chainIntact = verdict.intact && verdict.records === options.records;
-    const sizeMb = await bench.sizeMb();
+    const storeSizeMb = await sizeMb(store);
     const pass =
       chainIntact &&
       ingest.inProcess.recordsPerSec >= TARGETS.ingestRecordsPerSec &&
       ingest.http.recordsPerSec >= TARGETS.ingestRecordsPerSec &&
       QUERY_KINDS.every((kind) => queries[kind].first.p95 <= TARGETS.queryP95Ms && (queries[kind].next?.p95 ?? 0) <= TARGETS.queryP95Ms && httpQueries[kind].p95 <= TARGETS.queryP95Ms);
-    return { engine, status: 'ok', records: options.records, ingest, queries, httpQueries, chainIntact, sizeMb, loadAverage: { start: loadAtStart, end: loadavg()[0]! }, pass };
+    return { engine, status: 'ok', records: options.records, ingest, queries, httpQueries, chainIntact, sizeMb: storeSizeMb, loadAverage: { start: loadAtStart, end: loadavg()[0]! }, pass };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
-    await bench.dispose();
+    await store.dispose();
   }
 }
 

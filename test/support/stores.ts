@@ -50,34 +50,57 @@ export async function postgresReachable(databaseUrl: string = TEST_DATABASE_URL)
  * });
  */
 export async function openTestStore(t: TestContext, engine: Engine, logger: Logger = quiet): Promise<TestStore | undefined> {
+  if (engine === 'postgres') {
+    const problem = await postgresReachable();
+    if (problem !== undefined) {
+      const message = `PostgreSQL is not reachable at ${TEST_DATABASE_URL.replace(/\/\/[^@]*@/, '//…@')} (${problem}); start it to run the PostgreSQL store tests`;
+      if (process.env.CI === 'true') throw new Error(`${message}. CI=true: the PostgreSQL run is required.`);
+      process.stderr.write(`\n*** SKIPPED: ${message} ***\n\n`);
+      t.skip(message);
+      return undefined;
+    }
+  }
+  return openFreshStore(engine, { logger });
+}
+
+export interface FreshStore extends TestStore {
+  /** The SQLite file, or the PostgreSQL schema the store lives in. */
+  location: string;
+}
+
+/**
+ * A fresh, migrated store on `engine` (a file in a new temporary folder, or a new schema at
+ * `databaseUrl`), removed again by `dispose`. Checks nothing first: see `openTestStore`.
+ *
+ * @example
+ * const store = await openFreshStore('postgres', { databaseUrl });
+ */
+export async function openFreshStore(engine: Engine, options: { databaseUrl?: string; logger?: Logger } = {}): Promise<FreshStore> {
+  const logger = options.logger ?? quiet;
   if (engine === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'gatehouse-store-'));
-    const store = await openStore({ sqliteFile: join(dir, 'test.db'), logger });
+    const file = join(dir, 'test.db');
+    const store = await openStore({ sqliteFile: file, logger });
     return {
       ...store,
       engine,
+      location: file,
       async dispose() {
         await store.close();
         rmSync(dir, { recursive: true, force: true });
       },
     };
   }
-  const problem = await postgresReachable();
-  if (problem !== undefined) {
-    const message = `PostgreSQL is not reachable at ${TEST_DATABASE_URL.replace(/\/\/[^@]*@/, '//…@')} (${problem}); start it to run the PostgreSQL store tests`;
-    if (process.env.CI === 'true') throw new Error(`${message}. CI=true: the PostgreSQL run is required.`);
-    process.stderr.write(`\n*** SKIPPED: ${message} ***\n\n`);
-    t.skip(message);
-    return undefined;
-  }
+  const databaseUrl = options.databaseUrl ?? TEST_DATABASE_URL;
   const schema = `gh_test_${randomBytes(6).toString('hex')}`;
-  const store = await openStore({ databaseUrl: TEST_DATABASE_URL, postgresSchema: schema, logger });
+  const store = await openStore({ databaseUrl, postgresSchema: schema, logger });
   return {
     ...store,
     engine,
+    location: schema,
     async dispose() {
       await store.close();
-      const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+      const client = new pg.Client({ connectionString: databaseUrl });
       await client.connect();
       try {
         await client.query(`drop schema if exists ${schema} cascade`);
