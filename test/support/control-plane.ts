@@ -14,6 +14,7 @@ import type { Role } from '../../control-plane/auth.js';
 import { DEMO_SERVICE_CLIENT_ROLES } from '../../control-plane/dev-idp/demo-identities.js';
 import type { Clock, Logger } from '../../control-plane/errors.js';
 import { loginAs } from '../control-plane/dev-idp-login.js';
+import { answerOf } from './answer.js';
 import { startDevIdp, type TestIdp } from './dev-idp.js';
 import { openTestStore, type Engine, type TestStore } from './stores.js';
 
@@ -111,14 +112,7 @@ export async function startTestControlPlane(
         },
         ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
       });
-      const text = await res.text();
-      let json: unknown;
-      try {
-        json = text === '' ? undefined : JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-      return { status: res.status, headers: res.headers, json, text };
+      return answerOf(res);
     },
     async close() {
       await notify?.close();

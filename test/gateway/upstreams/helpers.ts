@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { PROBLEM_CODES, PROBLEM_TYPE_BASE, type ApiSpec, type OperationSpec, type Problem, type ProblemCode, type UpstreamKind } from '../../../contracts/index.js';
 import type { Logger } from '../../../policies/index.js';
 import type { AdapterEnv } from '../../../gateway/upstreams/index.js';
+import { answerOf, type Answer } from '../../support/answer.js';
 import { singleVersionApi, type TestGateway } from '../../support/gateway-harness.js';
 
 /** The caller's own credential: must never reach an upstream. */
@@ -35,25 +36,7 @@ export function upstreamApi(
   return singleVersionApi(slug, { kind, baseUrl, connectTimeoutMs: 1000, responseTimeoutMs: 5000, settings }, operations);
 }
 
-export interface Answer {
-  status: number;
-  headers: Headers;
-  text: string;
-  /** Parsed body, or `undefined` when it is not JSON. */
-  json: unknown;
-}
-
-/** A fetch response read whole: status, headers, text, and the JSON it holds if any. */
-export async function answerOf(res: Response): Promise<Answer> {
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = text === '' ? undefined : JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
-}
+export { answerOf, type Answer } from '../../support/answer.js';
 
 export interface RequestOptions {
   /** Serialised as JSON with `content-type: application/json`. */
