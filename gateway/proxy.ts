@@ -5,9 +5,9 @@
  * streamed when the adapter does not need them, read and mapped when it does. Connect and
  * response timeouts are per upstream; refused → 502, timeout → 504, both as problems.
  */
-import { Agent, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { Readable } from 'node:stream';
+import type { Duplex, Stream } from 'node:stream';
 import type { Socket } from 'node:net';
 import { createProxyMiddleware, type Plugin } from 'http-proxy-middleware';
 import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, ExponentialBackoff, handleAll, type CircuitBreakerPolicy, type IBackoff } from 'cockatiel';
@@ -34,6 +34,8 @@ interface Exchange {
   timedOut: 'connect' | 'response' | undefined;
   /** Response headers arrived (or the exchange failed): no deadline applies any more. */
   settled: boolean;
+  /** The client's request has no body (no length, not chunked). */
+  readonly bodiless: boolean;
   /** Already sent a second time after a credential refresh (at most once). */
   replayed: boolean;
   /** Retries made so far, and the backoff that gives the next delay. */
@@ -72,6 +74,67 @@ class InflightList {
 /** The client request or the upstream response, carrying its exchange. */
 type ExchangeMessage = IncomingMessage & { [EXCHANGE]?: Exchange };
 type ExchangeRequest = ExchangeMessage;
+
+/** What http-proxy pipes into the upstream request in place of the client's: a buffered body. */
+class BufferedBody {
+  constructor(private readonly body: Buffer) {}
+
+  pipe(proxyReq: ClientRequest): ClientRequest {
+    proxyReq.end(this.body);
+    return proxyReq;
+  }
+}
+
+/** …and for a request that has no body. */
+const NO_BODY = {
+  pipe(proxyReq: ClientRequest): ClientRequest {
+    proxyReq.end();
+    return proxyReq;
+  },
+};
+
+/**
+ * …and for a body that is streamed through: what `pipe` does for it (write, pause until
+ * drained, end) without adding and removing its six listeners per request. Once the upstream
+ * request is gone the rest is read and dropped, so the client's connection stays usable.
+ */
+class StreamedBody {
+  constructor(private readonly req: IncomingMessage) {}
+
+  pipe(proxyReq: ClientRequest): ClientRequest {
+    const req = this.req;
+    req.on('data', (chunk: Buffer) => {
+      if (!proxyReq.write(chunk) && !proxyReq.destroyed) {
+        req.pause();
+        proxyReq.once('drain', () => req.resume());
+      }
+    });
+    req.on('end', () => proxyReq.end());
+    return proxyReq;
+  }
+}
+
+/**
+ * Streams the upstream answer to the client: what `pipe` does for a response (write, pause
+ * until drained, end) without adding and removing its six listeners per request.
+ */
+function relay(proxyRes: ExchangeMessage): void {
+  proxyRes.on('data', relayChunk);
+  proxyRes.on('end', relayEnd);
+}
+
+function relayChunk(this: ExchangeMessage, chunk: Buffer): void {
+  const res = this[EXCHANGE]!.res;
+  // A client that left is not waited for: its exchange is aborted upstream (`release`).
+  if (!res.write(chunk) && !res.destroyed) {
+    this.pause();
+    res.once('drain', () => this.resume());
+  }
+}
+
+function relayEnd(this: ExchangeMessage): void {
+  this[EXCHANGE]!.res.end();
+}
 
 /** A response that dies half-way must not leave the client waiting for the rest. */
 function onUpstreamResponseClose(this: ExchangeMessage): void {
@@ -160,6 +223,49 @@ export interface ForwarderOptions {
 }
 
 /**
+ * Idle pooled sockets are dropped after this long, before typical upstream keep-alive timeouts
+ * (5 s), so a reused socket is rarely one the upstream is closing.
+ */
+const IDLE_SOCKET_TIMEOUT_MS = 4000;
+
+/**
+ * A keep-alive agent whose timeout applies to idle sockets only. Node's `timeout` option arms
+ * the socket for the request too: a `timeout` listener added and removed per request and a
+ * timer refreshed on every read and write, for a deadline the sweep enforces anyway.
+ */
+export class IdleTimeoutAgent extends Agent {
+  readonly #idleMs: number;
+
+  constructor(idleMs: number) {
+    super({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, scheduling: 'lifo' });
+    this.#idleMs = idleMs;
+  }
+
+  /**
+   * Node returns whether the socket may be kept (typed `void` in @types/node). With no agent
+   * timeout Node sets none, so the idle timeout is set here, shortened as Node would to one
+   * second under the upstream's `Keep-Alive: timeout=N` hint. The agent's own per-socket
+   * `timeout` listener destroys a free socket that times out.
+   */
+  override keepSocketAlive(socket: Duplex): void {
+    const kept = super.keepSocketAlive(socket) as unknown as boolean;
+    if (kept) (socket as Socket).setTimeout(idleTimeout(socket, this.#idleMs));
+    return kept as unknown as void;
+  }
+
+  override reuseSocket(socket: Duplex, request: ClientRequest): void {
+    (socket as Socket).setTimeout(0);
+    super.reuseSocket(socket, request);
+  }
+}
+
+function idleTimeout(socket: Duplex, idleMs: number): number {
+  const hint = (socket as Duplex & { _httpMessage?: ClientRequest & { res?: IncomingMessage } })._httpMessage?.res?.headers['keep-alive'];
+  const seconds = typeof hint === 'string' ? /^timeout=(\d+)/.exec(hint)?.[1] : undefined;
+  return seconds === undefined ? idleMs : Math.max(1, Math.min(idleMs, Number(seconds) * 1000 - 1000));
+}
+
+/**
  * Maps a `Location` that points into the upstream's base URL onto the gateway's path for the
  * same version (as nginx's proxy_redirect does), so clients never learn the upstream address.
  */
@@ -226,9 +332,7 @@ function headerPairs(record: Record<string, string | string[]>): string[] {
  */
 export function createForwarder(options: ForwarderOptions): Forwarder {
   const { logger, metrics } = options;
-  // Idle sockets are dropped after 4 s, before typical upstream keep-alive timeouts (5 s),
-  // so a reused socket is rarely one the upstream is closing.
-  const agent = options.agent ?? new Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, timeout: 4000, scheduling: 'lifo' });
+  const agent = options.agent ?? new IdleTimeoutAgent(IDLE_SOCKET_TIMEOUT_MS);
   watchAgent(metrics, agent);
 
   function fail(req: ExchangeRequest, res: ServerResponse, error: unknown): void {
@@ -383,7 +487,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
     const inspected = route.adapter.inspects(status, proxyRes.headers, ctx);
     if (ctx.responseTaps === undefined && ctx.responseTransforms === undefined && !inspected) {
       res.writeHead(status, proxyRes.statusMessage, responseHeaders(proxyRes, ctx, false, route));
-      proxyRes.pipe(res);
+      relay(proxyRes as ExchangeMessage);
       return;
     }
     const chunks: Buffer[] = [];
@@ -529,12 +633,16 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   }
 
   const gatehousePlugin: Plugin = (proxyServer) => {
-    // The buffered body (read for an adapter or a policy) is forwarded as the exact bytes
-    // read, via http-proxy's `buffer` option, which hpm offers no per-request way to set.
+    // http-proxy sends the body by `(options.buffer ?? req).pipe(proxyReq)`, an option hpm
+    // offers no per-request way to set: a buffered body (read for an adapter or a policy) is
+    // forwarded as the exact bytes read, and every body is sent without a stream pipe.
     const web = proxyServer.web.bind(proxyServer);
-    proxyServer.web = function webWithBufferedBody(req, res, opts, ...rest) {
-      const body = (req as ExchangeRequest)[EXCHANGE]?.ctx.body;
-      if (body !== undefined && opts !== undefined) opts.buffer = Readable.from([body]);
+    proxyServer.web = function webWithBody(req, res, opts, ...rest) {
+      const exchange = (req as ExchangeRequest)[EXCHANGE];
+      if (exchange !== undefined && opts !== undefined) {
+        const body = exchange.ctx.body;
+        opts.buffer = (body !== undefined ? new BufferedBody(body) : exchange.bodiless ? NO_BODY : new StreamedBody(req)) as unknown as Stream;
+      }
       return web(req, res, opts, ...(rest as []));
     } as typeof proxyServer.web;
     proxyServer.on('proxyReq', onProxyReq);
@@ -558,6 +666,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
   return {
     agent,
     forward(req, res, ctx, route) {
+      const framing = req.headers;
       const exchange: Exchange = {
         ctx,
         res,
@@ -568,6 +677,7 @@ export function createForwarder(options: ForwarderOptions): Forwarder {
         timedOut: undefined,
         // Not in flight until `send` adds it.
         settled: true,
+        bodiless: framing['transfer-encoding'] === undefined && (framing['content-length'] === undefined || framing['content-length'] === '0'),
         replayed: false,
         attempt: 0,
         backoff: undefined,

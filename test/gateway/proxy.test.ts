@@ -4,6 +4,7 @@
  * wedge the upstream pool, and planted credentials appear in no log, record or response.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
@@ -157,6 +158,51 @@ describe('proxying', () => {
     });
     assert.equal(chunked, 200);
     assert.equal(upstream.seen[1]!.body, body);
+  });
+
+  it('streams large bodies both ways, waiting for drains on each leg, byte for byte', async () => {
+    // 6 MiB each way, far past every stream buffer, and a client that reads slowly: the
+    // gateway must pause the upstream answer until the client drains it, and the same for
+    // the request body towards the upstream.
+    const payload = randomBytes(6 * 1024 * 1024).toString('base64');
+    upstream.behave((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(req.body) });
+      res.end(req.body);
+    });
+    const received = await new Promise<{ status: number; body: string; pauses: number }>((resolve, reject) => {
+      const req = request(`${gw.url}/shop/v1/items`, { method: 'POST', headers: { 'content-type': 'text/plain' } }, (res) => {
+        const chunks: Buffer[] = [];
+        let pauses = 0;
+        res.on('data', (chunk: Buffer) => {
+          chunks.push(chunk);
+          if (chunks.length % 8 === 0) {
+            pauses++;
+            res.pause();
+            setTimeout(() => res.resume(), 2);
+          }
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), pauses }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      let offset = 0;
+      const writeMore = (): void => {
+        while (offset < payload.length) {
+          const piece = payload.slice(offset, (offset += 64 * 1024));
+          if (!req.write(piece)) {
+            req.once('drain', writeMore);
+            return;
+          }
+        }
+        req.end();
+      };
+      writeMore();
+    });
+    assert.equal(received.status, 200);
+    assert.ok(received.pauses > 10, 'the client read slowly');
+    assert.equal(upstream.seen[0]!.body.length, payload.length);
+    assert.ok(upstream.seen[0]!.body === payload, 'the upstream got the body byte for byte');
+    assert.ok(received.body === payload, 'the client got the answer byte for byte');
   });
 
   it('aborts the upstream call of a client that left, so the pool is not wedged', async () => {
