@@ -1,7 +1,7 @@
 /**
  * The upstream pool's idle timeout (`IdleTimeoutAgent`), against a real server: an idle pooled
  * socket is dropped, a reused socket is never cut mid-request by that timeout, and a shorter
- * `Keep-Alive: timeout=N` from the upstream shortens it as Node's own agent would.
+ * `Keep-Alive: timeout=N` from the upstream shortens it to N − 1 s, as Node's own agent does.
  */
 import assert from 'node:assert/strict';
 import { createServer, request, type Server } from 'node:http';
