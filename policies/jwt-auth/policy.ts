@@ -3,9 +3,10 @@
  * JWKS (RFC 9068 profile; RFC 8725 best practices). One remote JWKS set per issuer per
  * snapshot, with jose's cooldown so unknown `kid`s cannot hammer the IdP; embedded keys
  * (`jwk`, `jku`, `x5u`, `x5c`) are refused, never followed; verified tokens are cached by a
- * hash of the token, never past `exp`.
+ * hash of the token, never past `exp`, and each connection remembers its last one.
  */
 import { hash } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { createRemoteJWKSet, customFetch, decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import * as oidc from 'openid-client';
 import type { RequestContext } from '../../contracts/index.js';
@@ -29,6 +30,21 @@ function unauthorized(detail: string, cause?: unknown): GatewayError {
     cause,
   });
 }
+
+/**
+ * The last header a keep-alive connection presented and what it verified to. Clients send the
+ * same token on every request of a connection, so a repeat is recognised by comparing the
+ * header, without the regex and the hash of a cache lookup. Only the policy instance that
+ * verified it (`owner`) reads it, so a snapshot swap or another API's binding never does.
+ */
+interface ConnectionMemo {
+  readonly owner: object;
+  readonly header: string;
+  readonly verified: Verified;
+}
+
+const LAST_TOKEN = Symbol('gatehouse.jwt-auth.last-token');
+type MemoSocket = Socket & { [LAST_TOKEN]?: ConnectionMemo };
 
 interface Verified {
   subject: string | undefined;
@@ -115,6 +131,10 @@ export const jwtAuthPolicy = definePolicy<JwtAuthConfig>({
       cache.set(key, verified);
     }
 
+    function remind(socket: MemoSocket, header: string, verified: Verified): void {
+      if (config.cacheSize > 0) socket[LAST_TOKEN] = { owner: cache, header, verified };
+    }
+
     function apply(ctx: RequestContext, result: Verified): void {
       ctx.subject = result.subject;
       ctx.clientId = result.clientId;
@@ -131,22 +151,29 @@ export const jwtAuthPolicy = definePolicy<JwtAuthConfig>({
       if (header === undefined || header === '') {
         throw new GatewayError('auth.token_missing', 'This API needs a bearer access token.', { headers: { 'www-authenticate': REALM } });
       }
+      const now = deps.clock.now();
+      const socket = req.socket as MemoSocket;
+      const memo = socket[LAST_TOKEN];
+      if (memo !== undefined && memo.owner === cache && memo.header === header && memo.verified.exp * 1000 > now) {
+        apply(ctx, memo.verified);
+        return undefined;
+      }
       if (header.length > config.maxTokenBytes + 7) throw unauthorized('The token is too large.');
       const token = BEARER.exec(header)?.[1];
       if (token === undefined) throw unauthorized('The Authorization header is not a bearer token.');
       if (introspectionBound && !COMPACT_JWS.test(token)) return undefined;
 
       const key = hash('sha256', token, 'base64url');
-      const now = deps.clock.now();
       const cached = cache.get(key);
       if (cached !== undefined && cached.exp * 1000 > now) {
+        remind(socket, header, cached);
         apply(ctx, cached);
         return undefined;
       }
-      return verify(token, key, now, ctx);
+      return verify(token, key, now, ctx, socket, header);
     };
 
-    async function verify(token: string, key: string, now: number, ctx: RequestContext): Promise<void> {
+    async function verify(token: string, key: string, now: number, ctx: RequestContext, socket: MemoSocket, header: string): Promise<void> {
       let protectedHeader;
       let claims;
       try {
@@ -196,6 +223,7 @@ export const jwtAuthPolicy = definePolicy<JwtAuthConfig>({
       countVerification({ outcome: 'verified' });
       const verified = toVerified(payload, issuer.rolesClaim, issuer.roleScopes);
       remember(key, verified);
+      remind(socket, header, verified);
       apply(ctx, verified);
     }
   },

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHmac, createPublicKey, randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { Agent, createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
@@ -69,6 +69,10 @@ describe('jwt-auth', () => {
           httpApi('orders', upstream.url, [{ id: 'listOrders', method: 'GET', path: '/orders' }], { policies: [jwtAuth] }),
           httpApi('discovered', upstream.url, [{ id: 'listOrders', method: 'GET', path: '/orders' }], {
             policies: [{ policy: 'jwt-auth', config: { issuers: [{ issuer: idp.issuer, audiences: [AUDIENCE] }] } }],
+          }),
+          // Same issuer and key, another audience: a token for `orders` is not one for this API.
+          httpApi('other', upstream.url, [{ id: 'listOrders', method: 'GET', path: '/orders' }], {
+            policies: [{ policy: 'jwt-auth', config: { issuers: [{ issuer: LOCAL_ISSUER, jwksUri: `${keyServerUrl}/jwks`, audiences: ['another-api'], clockSkewSeconds: 5 }] } }],
           }),
           httpApi('roles', upstream.url, [{ id: 'listOrders', method: 'GET', path: '/orders' }], {
             policies: [withRoles, { policy: 'rbac', config: { defaultScopes: ['orders:read'] } }],
@@ -182,6 +186,39 @@ describe('jwt-auth', () => {
     for (let i = 0; i < 6; i++) assert.equal((await call(`Bearer ${token}`)).status, 200);
     assert.equal(await verified(), before + 1, 'one signature check for six calls with the same token');
     assert.equal(jwksFetches, fetchesBefore);
+  });
+
+  it('on one keep-alive connection, remembers a token only for its own binding and never past exp', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const get = (path: string, authorization: string): Promise<{ status: number; reused: boolean }> =>
+      new Promise((resolve, reject) => {
+        const req = request(`${gw.url}${path}`, { agent, headers: { authorization } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const verified = async (): Promise<number> =>
+      Number(/gatehouse_jwt_verifications_total\{outcome="verified"\} (\d+)/.exec(await (await fetch(`${gw.statusUrl}/metrics`)).text())?.[1] ?? 0);
+    try {
+      // Expires in a second; the issuer allows 5 s of skew, so a fresh check still accepts it then.
+      const exp = Math.floor(Date.now() / 1000) + 1;
+      const token = `Bearer ${await localToken({ jti: 'connection-memo', exp })}`;
+      const before = await verified();
+      assert.deepEqual(await get('/orders/v1/orders', token), { status: 200, reused: false });
+      assert.deepEqual(await get('/orders/v1/orders', token), { status: 200, reused: true });
+      assert.equal(await verified(), before + 1, 'the repeat on the connection is not checked again');
+      // The same connection, the same header, another API's binding: judged by that binding.
+      assert.deepEqual(await get('/other/v1/orders', token), { status: 401, reused: true });
+      assert.deepEqual(await get('/orders/v1/orders', token), { status: 200, reused: true });
+      await new Promise((r) => setTimeout(r, exp * 1000 + 150 - Date.now()));
+      const lapsed = await verified();
+      assert.deepEqual(await get('/orders/v1/orders', token), { status: 200, reused: true });
+      assert.equal(await verified(), lapsed + 1, 'past exp the connection\'s memory is not used: the token is checked again');
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('refetches the JWKS at most once per cooldown when flooded with unknown key ids', async () => {
