@@ -4,8 +4,11 @@ import { test } from 'node:test';
 import { runBench, SHAPES, TARGETS } from './run.js';
 
 test('bench harness measures the upstream directly and through the baseline proxy', { timeout: 60_000 }, async () => {
+  const baseline = TARGETS.find((target) => target.role === 'baseline')!;
+  // A second baseline process as the candidate: the pairing works without building the gateway.
+  const candidate = { ...baseline, name: 'twin', label: 'baseline twin', role: 'candidate' as const };
   const report = await runBench({
-    targets: TARGETS.filter((target) => target.role !== 'candidate'),
+    targets: [...TARGETS.filter((target) => target.role !== 'candidate'), candidate],
     shapes: SHAPES,
     durationSec: 1,
     warmupSec: 0,
@@ -19,7 +22,7 @@ test('bench harness measures the upstream directly and through the baseline prox
   for (const shape of report.shapes) {
     assert.deepEqual(
       shape.targets.map((target) => target.name),
-      ['direct', 'baseline'],
+      ['direct', 'baseline', 'twin'],
     );
     for (const target of shape.targets) {
       assert.equal(target.status, 'ok', `${shape.shape.name}/${target.name}: ${target.reason ?? ''}`);
@@ -30,6 +33,12 @@ test('bench harness measures the upstream directly and through the baseline prox
       assert.equal(closed.errors, 0);
       assert.equal(closed.non2xx, 0);
     }
+    // The candidate's throughput ratio is the median of its runs paired with adjacent baseline runs.
+    const twin = shape.targets.find((target) => target.name === 'twin');
+    assert.equal(twin?.pairedRatios?.length, 1);
+    assert.ok(twin.pairedRatios[0]! > 0);
+    assert.equal(shape.verdicts[0]?.throughputRatio, twin.pairedRatios[0]);
+    assert.equal(shape.targets.find((target) => target.role === 'baseline')?.closed?.runs.length, 1, 'one baseline run per candidate run');
     // The fixed-rate phase runs against the baseline at half its closed-loop throughput.
     const baseline = shape.targets.find((target) => target.role === 'baseline');
     assert.ok(shape.fixedRate !== undefined && shape.fixedRate > 0);

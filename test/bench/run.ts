@@ -147,11 +147,13 @@ export interface TargetResult {
   reason?: string;
   closed?: PhaseSummary;
   fixedRate?: PhaseSummary;
+  /** Candidates: each closed-loop run's req/s over that of the baseline run beside it. */
+  pairedRatios?: number[];
 }
 
 export interface Verdict {
   target: string;
-  /** Candidate closed-loop req/s divided by the baseline's. */
+  /** Median of the candidate's paired ratios (closed-loop req/s over the adjacent baseline run's). */
   throughputRatio?: number;
   /** Candidate fixed-rate p99 minus the baseline's, in ms. */
   p99DeltaMs?: number;
@@ -418,7 +420,10 @@ interface LiveTarget {
 
 /**
  * Runs `mode` against every live target `runs` times, interleaved (a, b, c, a, b, c, ...)
- * so slow drift of the machine hits every target alike.
+ * so slow drift of the machine hits every target alike. With `pairWith` (the baseline), each
+ * candidate's run is paired with a baseline run right beside it, in alternating order (AB, BA,
+ * ...), and each pair gives a ratio: on a VM whose speed drifts by tens of percent within a
+ * minute, a ratio of runs seconds apart is far steadier than a ratio of medians.
  */
 async function measureInterleaved(
   group: ProcessGroup,
@@ -427,43 +432,63 @@ async function measureInterleaved(
   options: BenchOptions,
   mode: LoadMode,
   rate?: number,
+  pairWith?: LiveTarget,
 ): Promise<Map<LiveTarget, RunResult[]>> {
   const results = new Map<LiveTarget, RunResult[]>(live.map((entry) => [entry, []]));
+
+  async function runOnce(entry: LiveTarget, run: number): Promise<RunResult | undefined> {
+    if (entry.result.status !== 'ok') return undefined;
+    if (entry.server !== undefined && entry.server.child.exitCode !== null) {
+      entry.result.status = 'failed';
+      entry.result.reason = `server exited during the run: ${entry.server.stderrTail().split('\n').slice(-3).join(' | ')}`;
+      return undefined;
+    }
+    const spec: LoadSpec = {
+      mode,
+      url: entry.url,
+      method: shape.method,
+      headers: { ...shape.headers, ...entry.target.headers },
+      connections: options.connections,
+      durationSec: options.durationSec,
+      warmupSec: options.warmupSec,
+    };
+    if (shape.body !== undefined) spec.body = shape.body;
+    if (rate !== undefined) spec.rate = rate;
+    let result: RunResult;
+    try {
+      result = await runLoadProcess(group, spec);
+    } catch (err) {
+      entry.result.status = 'failed';
+      entry.result.reason = (err as Error).message;
+      options.log(`  ${mode} run ${run + 1}/${options.runs} ${entry.target.name}: ${entry.result.reason}`);
+      return undefined;
+    }
+    results.get(entry)?.push(result);
+    options.log(
+      `  ${mode.padEnd(6)} run ${run + 1}/${options.runs} ${entry.target.name.padEnd(10)} ` +
+        `${Math.round(result.rps)} req/s  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms` +
+        (result.errors + result.non2xx > 0 ? `  ERRORS ${result.errors} non-2xx ${result.non2xx}` : '') +
+        ((result.foreignCpuPct ?? 0) > FOREIGN_CPU_FLAG_PCT ? `  (other processes used ${Math.round(result.foreignCpuPct ?? 0)}% CPU)` : ''),
+    );
+    return result;
+  }
+
   for (let run = 0; run < options.runs; run += 1) {
-    for (const entry of live) {
-      if (entry.result.status !== 'ok') continue;
-      if (entry.server !== undefined && entry.server.child.exitCode !== null) {
-        entry.result.status = 'failed';
-        entry.result.reason = `server exited during the run: ${entry.server.stderrTail().split('\n').slice(-3).join(' | ')}`;
-        continue;
+    if (pairWith === undefined) {
+      for (const entry of live) await runOnce(entry, run);
+      continue;
+    }
+    const candidates = live.filter((entry) => entry.target.role === 'candidate');
+    for (const entry of live) if (entry !== pairWith && entry.target.role !== 'candidate') await runOnce(entry, run);
+    if (candidates.length === 0) await runOnce(pairWith, run);
+    for (const [index, entry] of candidates.entries()) {
+      const baselineFirst = (run + index) % 2 === 0;
+      const first = await runOnce(baselineFirst ? pairWith : entry, run);
+      const second = await runOnce(baselineFirst ? entry : pairWith, run);
+      const [base, candidate] = baselineFirst ? [first, second] : [second, first];
+      if (base !== undefined && candidate !== undefined && base.rps > 0) {
+        (entry.result.pairedRatios ??= []).push(candidate.rps / base.rps);
       }
-      const spec: LoadSpec = {
-        mode,
-        url: entry.url,
-        method: shape.method,
-        headers: { ...shape.headers, ...entry.target.headers },
-        connections: options.connections,
-        durationSec: options.durationSec,
-        warmupSec: options.warmupSec,
-      };
-      if (shape.body !== undefined) spec.body = shape.body;
-      if (rate !== undefined) spec.rate = rate;
-      let result: RunResult;
-      try {
-        result = await runLoadProcess(group, spec);
-      } catch (err) {
-        entry.result.status = 'failed';
-        entry.result.reason = (err as Error).message;
-        options.log(`  ${mode} run ${run + 1}/${options.runs} ${entry.target.name}: ${entry.result.reason}`);
-        continue;
-      }
-      results.get(entry)?.push(result);
-      options.log(
-        `  ${mode.padEnd(6)} run ${run + 1}/${options.runs} ${entry.target.name.padEnd(10)} ` +
-          `${Math.round(result.rps)} req/s  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms` +
-          (result.errors + result.non2xx > 0 ? `  ERRORS ${result.errors} non-2xx ${result.non2xx}` : '') +
-          ((result.foreignCpuPct ?? 0) > FOREIGN_CPU_FLAG_PCT ? `  (other processes used ${Math.round(result.foreignCpuPct ?? 0)}% CPU)` : ''),
-      );
     }
   }
   return results;
@@ -481,7 +506,10 @@ function judge(candidate: TargetResult, baseline: TargetResult | undefined, targ
     verdict.reason = 'baseline not measured';
     return verdict;
   }
-  if (candidate.closed !== undefined) verdict.throughputRatio = candidate.closed.rps / baseline.closed.rps;
+  if (candidate.closed !== undefined) {
+    verdict.throughputRatio =
+      candidate.pairedRatios !== undefined && candidate.pairedRatios.length > 0 ? median(candidate.pairedRatios) : candidate.closed.rps / baseline.closed.rps;
+  }
   if (candidate.fixedRate !== undefined && baseline.fixedRate !== undefined) {
     verdict.p99DeltaMs = candidate.fixedRate.p99 - baseline.fixedRate.p99;
   }
@@ -545,7 +573,8 @@ async function benchShape(group: ProcessGroup, shape: RequestShape, options: Ben
       if (entry.result.status !== 'ok') options.log(`  ${entry.target.name}: ${entry.result.status} (${entry.result.reason})`);
     }
 
-    const closed = await measureInterleaved(group, live, shape, options, 'closed');
+    const baselineEntry = live.find((entry) => entry.target.role === 'baseline');
+    const closed = await measureInterleaved(group, live, shape, options, 'closed', undefined, baselineEntry);
     for (const [entry, runs] of closed) if (runs.length > 0) entry.result.closed = summarise(runs);
 
     const shapeResult: ShapeResult = { shape, targets: live.map((entry) => entry.result), verdicts: [] };
@@ -670,6 +699,7 @@ export function formatReport(report: BenchReport): string {
     const rows = shapeResult.targets.map((t) => {
       const ratio = (reference: number | undefined): string =>
         t.role === 'candidate' && t.closed !== undefined && reference !== undefined ? `${(t.closed.rps / reference).toFixed(2)}x` : '';
+      const paired = shapeResult.verdicts.find((v) => v.target === t.name)?.throughputRatio;
       return [
         t.label,
         formatNumber(t.closed?.rps, 0),
@@ -677,7 +707,7 @@ export function formatReport(report: BenchReport): string {
         formatNumber(t.closed?.p99, 0),
         formatNumber(t.fixedRate?.p50, 2),
         formatNumber(t.fixedRate?.p99, 2),
-        ratio(base),
+        t.role === 'candidate' && paired !== undefined ? `${paired.toFixed(2)}x` : ratio(base),
         ratio(direct),
         flagsOf(t, report.settings.durationSec),
       ];
@@ -704,7 +734,8 @@ export function formatReport(report: BenchReport): string {
     lines.push(`WARNING: other processes used ${Math.round(report.preflightForeignCpuPct)}% of a core just before the bench.`);
   }
   lines.push(
-    'Closed-loop latencies come from autocannon (1 ms resolution). Fixed-rate figures come from a paced open-loop ' +
+    'Closed-loop latencies come from autocannon (1 ms resolution). /base is the median over runs of each candidate ' +
+      'run\'s req/s over the baseline run beside it (order alternating). Fixed-rate figures come from a paced open-loop ' +
       'client timed from each request\'s due time; compare rows only within one run.',
   );
   return lines.join('\n');
@@ -782,9 +813,9 @@ async function main(): Promise<void> {
   const report = await runBench({
     targets: [...TARGETS, auth, ...fullChainTargets(auth)],
     shapes: SHAPES,
-    durationSec: positiveNumberFromEnv('BENCH_DURATION', 5),
+    durationSec: positiveNumberFromEnv('BENCH_DURATION', 4),
     warmupSec: 1,
-    runs: Math.round(positiveNumberFromEnv('BENCH_RUNS', 3)),
+    runs: Math.round(positiveNumberFromEnv('BENCH_RUNS', 4)),
     connections: Math.round(positiveNumberFromEnv('BENCH_CONNECTIONS', 50)),
     fixedRate: true,
     log: (line) => process.stderr.write(`${line}\n`),
