@@ -3,8 +3,11 @@
  * (winston, one JSON line per request to a file or stdout). Neither ever receives a header
  * value, a token or a secret: callers pass structured, already-safe fields.
  */
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Writable } from 'node:stream';
 import winston from 'winston';
+import TransportStream from 'winston-transport';
 import type { AccessLog, AccessRecord, Logger } from '../policies/index.js';
 
 export interface AppLoggerOptions {
@@ -60,35 +63,65 @@ export interface ClosableAccessLog extends LineAccessLog {
   close(): Promise<void>;
 }
 
+/** The key of a log entry that carries a batch of JSON lines as bytes. */
+const BATCH = Symbol('gatehouse.access-batch');
+
+/**
+ * A winston transport that writes an entry's batch of JSON lines to a stream as the bytes they
+ * are. winston's File and Stream transports take the message as a string, so each batch went
+ * from bytes to a string and back (64 KiB decoded, re-encoded into a new buffer per write):
+ * 3.7 µs of CPU per record, most of it collecting those buffers. `recycle` gets each batch's
+ * buffer back once the stream has written it, where it is safe to reuse.
+ */
+class JsonLinesTransport extends TransportStream {
+  constructor(
+    private readonly target: Writable,
+    private readonly recycle: ((buffer: Buffer) => void) | undefined,
+  ) {
+    super({ level: 'info' });
+  }
+
+  override log(info: { message?: unknown; [BATCH]?: { view: Buffer; buffer: Buffer } }, next: () => void): void {
+    const batch = info[BATCH];
+    if (batch === undefined) {
+      this.target.write(`${String(info.message)}\n`);
+    } else {
+      const { recycle } = this;
+      this.target.write(batch.view, recycle === undefined ? undefined : () => recycle(batch.buffer));
+    }
+    next();
+  }
+}
+
 /**
  * Access records as JSON lines through winston, in batches: winston's per-entry pipeline costs
  * about as much as the whole proxy hop (~50 µs with its file write), so records are serialised
- * on the request path (~2 µs) and handed to winston as one multi-line entry per batch. A record
- * waits at most `flushIntervalMs`; a crash can lose that much (the durable spool is separate).
+ * on the request path (~2 µs) into an off-heap buffer, and each full buffer goes to winston as
+ * one entry, written by `JsonLinesTransport` as bytes. A record waits at most
+ * `flushIntervalMs`; a crash can lose that much (the durable spool is separate).
  *
  * @example
  * const accessLog = createAccessLog({ file: './data/access.log' });
  * accessLog.write(record);
  */
 export function createAccessLog(options: AccessLogOptions = {}): ClosableAccessLog {
-  const transport =
-    options.stream !== undefined
-      ? new winston.transports.Stream({ stream: options.stream })
-      : options.file === undefined || options.file === '-'
-        ? new winston.transports.Console()
-        : new winston.transports.File({ filename: options.file });
-  const logger = winston.createLogger({
-    level: 'info',
-    // The entry is already JSON lines: written as is.
-    format: winston.format.printf((info) => String(info.message)),
-    transports: [transport],
-  });
+  const file = options.stream === undefined && options.file !== undefined && options.file !== '-' ? options.file : undefined;
+  if (file !== undefined) mkdirSync(dirname(file), { recursive: true });
+  const owned = file === undefined ? undefined : createWriteStream(file, { flags: 'a' });
+  const target: Writable = owned ?? options.stream ?? process.stdout;
+  const bufferBytes = options.bufferBytes ?? 64 * 1024;
+  // Buffers the file has written come back for the next batches, so the steady state allocates
+  // none. Another stream (a test's PassThrough) may hold on to what it was given: each batch is
+  // a copy there.
+  const spare: Buffer[] = [];
+  const recycle = owned === undefined ? undefined : (buffer: Buffer): void => void (spare.length < 4 && spare.push(buffer));
+  const logger = winston.createLogger({ level: 'info', transports: [new JsonLinesTransport(target, recycle)] });
   const flushIntervalMs = options.flushIntervalMs ?? 50;
   const batchSize = options.batchSize ?? 256;
   // Lines are encoded straight into an off-heap buffer: a record's string dies young instead
   // of waiting for the flush on the JS heap (where it measured as +4 µs/request of GC).
   // Small enough to stay cache-resident: a 512 KiB buffer measured slower under load.
-  const chunk = Buffer.allocUnsafe(options.bufferBytes ?? 64 * 1024);
+  let chunk: Buffer = Buffer.allocUnsafeSlow(bufferBytes);
   let offset = 0;
   let count = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -97,11 +130,17 @@ export function createAccessLog(options: AccessLogOptions = {}): ClosableAccessL
     clearTimeout(timer);
     timer = undefined;
     if (offset === 0) return;
-    // winston appends the line end of the last line itself.
-    const lines = chunk.toString('utf8', 0, offset - 1);
+    let batch: { view: Buffer; buffer: Buffer };
+    if (recycle === undefined) {
+      const copy = Buffer.from(chunk.subarray(0, offset));
+      batch = { view: copy, buffer: copy };
+    } else {
+      batch = { view: chunk.subarray(0, offset), buffer: chunk };
+      chunk = spare.pop() ?? Buffer.allocUnsafeSlow(bufferBytes);
+    }
     offset = 0;
     count = 0;
-    logger.info(lines);
+    logger.log({ level: 'info', message: '', [BATCH]: batch });
   }
 
   function writeLine(line: string): void {
@@ -125,12 +164,14 @@ export function createAccessLog(options: AccessLogOptions = {}): ClosableAccessL
     },
     writeLine,
     flush,
-    close() {
+    async close() {
       flush();
-      return new Promise((resolve) => {
+      await new Promise<void>((resolve) => {
         logger.on('finish', () => resolve());
         logger.end();
       });
+      // Everything is handed to the file by now; resolve once it is written.
+      if (owned !== undefined) await new Promise<void>((resolve) => owned.end(() => resolve()));
     },
   };
 }
