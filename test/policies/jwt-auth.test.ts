@@ -202,8 +202,9 @@ describe('jwt-auth', () => {
     const verified = async (): Promise<number> =>
       Number(/gatehouse_jwt_verifications_total\{outcome="verified"\} (\d+)/.exec(await (await fetch(`${gw.statusUrl}/metrics`)).text())?.[1] ?? 0);
     try {
-      // Expires in a second; the issuer allows 5 s of skew, so a fresh check still accepts it then.
-      const exp = Math.floor(Date.now() / 1000) + 1;
+      // Expires in one to two seconds; the issuer allows 5 s of skew, so a fresh check still
+      // accepts it after that.
+      const exp = Math.floor(Date.now() / 1000) + 2;
       const token = `Bearer ${await localToken({ jti: 'connection-memo', exp })}`;
       const before = await verified();
       assert.deepEqual(await get('/orders/v1/orders', token), { status: 200, reused: false });
