@@ -3,7 +3,7 @@
  * log to a file, metrics on), on a pass-through route `/bench/v1` in front of the bench
  * upstream. Prints `LISTENING <port>` once it serves.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
@@ -148,6 +148,9 @@ const snapshot = { ...body, hash: computeSnapshotHash(body) };
 
 mkdirSync('.bench', { recursive: true });
 const logger = createAppLogger({ component: 'gateway', level: 'warn' });
+// Each server its own file, removed when it stops: appended across runs, one file grew to
+// gigabytes, and the kernel writing it back to disk became part of every later figure.
+const accessLogFile = `.bench/access-${process.pid}.log`;
 const redis = values.redis === undefined ? undefined : createRedisConnection({ url: values.redis, logger });
 if (redis !== undefined) await redis.ready;
 const gateway = createGateway({
@@ -158,7 +161,7 @@ const gateway = createGateway({
     close: async () => {},
   },
   logger,
-  accessLog: process.env.BENCH_ACCESS_LOG === 'none' ? { write() {} } : createAccessLog({ file: '.bench/access.log' }),
+  accessLog: process.env.BENCH_ACCESS_LOG === 'none' ? { write() {} } : createAccessLog({ file: accessLogFile }),
   metrics: createGatewayMetrics({ defaultMetrics: true }),
   resolveSecret: () => undefined,
 });
@@ -166,4 +169,9 @@ await gateway.waitForSnapshot();
 const servers = await listenGateway({ gateway, host: '127.0.0.1', port: Number(values.port) });
 process.stdout.write(`LISTENING ${new URL(servers.trafficUrl).port}\n`);
 // Exit normally on a signal so `node --cpu-prof` writes its profile.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => process.exit(0));
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    rmSync(accessLogFile, { force: true });
+    process.exit(0);
+  });
+}
