@@ -108,6 +108,11 @@ export interface BenchOptions {
   /** Discarded seconds before each run. */
   warmupSec: number;
   runs: number;
+  /**
+   * The closed-loop phase's own schedule (default: `runs`, `durationSec`, `warmupSec`): many
+   * short paired runs estimate a ratio better on a drifting machine than a few long ones.
+   */
+  closed?: { runs: number; durationSec: number; warmupSec: number };
   connections: number;
   /** Run the fixed-rate phase at half the baseline's closed-loop throughput. */
   fixedRate: boolean;
@@ -435,6 +440,7 @@ async function measureInterleaved(
   pairWith?: LiveTarget,
 ): Promise<Map<LiveTarget, RunResult[]>> {
   const results = new Map<LiveTarget, RunResult[]>(live.map((entry) => [entry, []]));
+  const schedule = mode === 'closed' && options.closed !== undefined ? options.closed : options;
 
   async function runOnce(entry: LiveTarget, run: number): Promise<RunResult | undefined> {
     if (entry.result.status !== 'ok') return undefined;
@@ -449,8 +455,8 @@ async function measureInterleaved(
       method: shape.method,
       headers: { ...shape.headers, ...entry.target.headers },
       connections: options.connections,
-      durationSec: options.durationSec,
-      warmupSec: options.warmupSec,
+      durationSec: schedule.durationSec,
+      warmupSec: schedule.warmupSec,
     };
     if (shape.body !== undefined) spec.body = shape.body;
     if (rate !== undefined) spec.rate = rate;
@@ -460,12 +466,12 @@ async function measureInterleaved(
     } catch (err) {
       entry.result.status = 'failed';
       entry.result.reason = (err as Error).message;
-      options.log(`  ${mode} run ${run + 1}/${options.runs} ${entry.target.name}: ${entry.result.reason}`);
+      options.log(`  ${mode} run ${run + 1}/${schedule.runs} ${entry.target.name}: ${entry.result.reason}`);
       return undefined;
     }
     results.get(entry)?.push(result);
     options.log(
-      `  ${mode.padEnd(6)} run ${run + 1}/${options.runs} ${entry.target.name.padEnd(10)} ` +
+      `  ${mode.padEnd(6)} run ${run + 1}/${schedule.runs} ${entry.target.name.padEnd(10)} ` +
         `${Math.round(result.rps)} req/s  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms` +
         (result.errors + result.non2xx > 0 ? `  ERRORS ${result.errors} non-2xx ${result.non2xx}` : '') +
         ((result.foreignCpuPct ?? 0) > FOREIGN_CPU_FLAG_PCT ? `  (other processes used ${Math.round(result.foreignCpuPct ?? 0)}% CPU)` : ''),
@@ -473,7 +479,7 @@ async function measureInterleaved(
     return result;
   }
 
-  for (let run = 0; run < options.runs; run += 1) {
+  for (let run = 0; run < schedule.runs; run += 1) {
     if (pairWith === undefined) {
       for (const entry of live) await runOnce(entry, run);
       continue;
@@ -640,6 +646,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         durationSec: options.durationSec,
         warmupSec: options.warmupSec,
         runs: options.runs,
+        ...(options.closed === undefined ? {} : { closed: options.closed }),
         connections: options.connections,
         fixedRate: options.fixedRate,
       },
@@ -727,8 +734,12 @@ export function formatReport(report: BenchReport): string {
   }
   lines.push('');
   lines.push(
-    `${report.pinningNote}; ${report.settings.connections} connections, ${report.settings.warmupSec} s warm-up + ` +
-      `${report.settings.durationSec} s per run, medians of ${report.settings.runs}; node ${report.node}, ${report.cpu}.`,
+    `${report.pinningNote}; ${report.settings.connections} connections; ` +
+      (report.settings.closed === undefined
+        ? ''
+        : `closed loop ${report.settings.closed.runs} pairs of ${report.settings.closed.warmupSec} s warm-up + ${report.settings.closed.durationSec} s; `) +
+      `${report.settings.warmupSec} s warm-up + ${report.settings.durationSec} s per run, medians of ${report.settings.runs}` +
+      `${report.settings.closed === undefined ? '' : ' (fixed rate)'}; node ${report.node}, ${report.cpu}.`,
   );
   if (report.preflightForeignCpuPct !== undefined && report.preflightForeignCpuPct > FOREIGN_CPU_FLAG_PCT) {
     lines.push(`WARNING: other processes used ${Math.round(report.preflightForeignCpuPct)}% of a core just before the bench.`);
@@ -816,6 +827,12 @@ async function main(): Promise<void> {
     durationSec: positiveNumberFromEnv('BENCH_DURATION', 4),
     warmupSec: 1,
     runs: Math.round(positiveNumberFromEnv('BENCH_RUNS', 4)),
+    // Closed loop: many short pairs (baseline and candidate seconds apart) for the ratios.
+    closed: {
+      runs: Math.round(positiveNumberFromEnv('BENCH_PAIRS', 8)),
+      durationSec: positiveNumberFromEnv('BENCH_PAIR_DURATION', 2),
+      warmupSec: 0.5,
+    },
     connections: Math.round(positiveNumberFromEnv('BENCH_CONNECTIONS', 50)),
     fixedRate: true,
     log: (line) => process.stderr.write(`${line}\n`),
