@@ -7,7 +7,7 @@
  */
 import { Agent, type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Duplex, Stream } from 'node:stream';
+import type { Duplex, Readable, Stream, Writable } from 'node:stream';
 import type { Socket } from 'node:net';
 import { createProxyMiddleware, type Plugin } from 'http-proxy-middleware';
 import { BrokenCircuitError, circuitBreaker, CircuitState, ConsecutiveBreaker, ExponentialBackoff, handleAll, type CircuitBreakerPolicy, type IBackoff } from 'cockatiel';
@@ -103,12 +103,7 @@ class StreamedBody {
 
   pipe(proxyReq: ClientRequest): ClientRequest {
     const req = this.req;
-    req.on('data', (chunk: Buffer) => {
-      if (!proxyReq.write(chunk) && !proxyReq.destroyed) {
-        req.pause();
-        proxyReq.once('drain', () => req.resume());
-      }
-    });
+    req.on('data', (chunk: Buffer) => writeHeld(req, proxyReq, chunk));
     req.on('end', () => proxyReq.end());
     return proxyReq;
   }
@@ -124,11 +119,18 @@ function relay(proxyRes: ExchangeMessage): void {
 }
 
 function relayChunk(this: ExchangeMessage, chunk: Buffer): void {
-  const res = this[EXCHANGE]!.res;
-  // A client that left is not waited for: its exchange is aborted upstream (`release`).
-  if (!res.write(chunk) && !res.destroyed) {
-    this.pause();
-    res.once('drain', () => this.resume());
+  writeHeld(this, this[EXCHANGE]!.res, chunk);
+}
+
+/**
+ * `pipe`'s flow control for one chunk: write it, and hold the source until the sink drains. A
+ * sink already destroyed is not waited for (a client that left is aborted upstream by `release`;
+ * the rest of a body whose upstream request is gone is read and dropped).
+ */
+function writeHeld(source: Readable, sink: Writable, chunk: Buffer): void {
+  if (!sink.write(chunk) && !sink.destroyed) {
+    source.pause();
+    sink.once('drain', () => source.resume());
   }
 }
 
@@ -243,8 +245,8 @@ export class IdleTimeoutAgent extends Agent {
 
   /**
    * Node returns whether the socket may be kept (typed `void` in @types/node). With no agent
-   * timeout Node sets none, so the idle timeout is set here, shortened as Node would to one
-   * second under the upstream's `Keep-Alive: timeout=N` hint. The agent's own per-socket
+   * timeout Node sets none, so the idle timeout is set here, shortened as Node would to N − 1 s
+   * under the upstream's `Keep-Alive: timeout=N` hint. The agent's own per-socket
    * `timeout` listener destroys a free socket that times out.
    */
   override keepSocketAlive(socket: Duplex): void {
