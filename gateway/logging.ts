@@ -114,8 +114,15 @@ export function createAccessLog(options: AccessLogOptions = {}): ClosableAccessL
   // none. Another stream (a test's PassThrough) may hold on to what it was given: each batch is
   // a copy there.
   const spare: Buffer[] = [];
-  const recycle = owned === undefined ? undefined : (buffer: Buffer): void => void (spare.length < 4 && spare.push(buffer));
-  const logger = winston.createLogger({ level: 'info', transports: [new JsonLinesTransport(target, recycle)] });
+  const recycle =
+    owned === undefined
+      ? undefined
+      : (buffer: Buffer): void => {
+          if (spare.length < 4) spare.push(buffer);
+        };
+  // The entries are written as they are: no format (winston's default would serialise each one
+  // to JSON only for the transport to ignore it).
+  const logger = winston.createLogger({ level: 'info', format: winston.format((info) => info)(), transports: [new JsonLinesTransport(target, recycle)] });
   const flushIntervalMs = options.flushIntervalMs ?? 50;
   const batchSize = options.batchSize ?? 256;
   // Lines are encoded straight into an off-heap buffer: a record's string dies young instead
