@@ -697,7 +697,6 @@ export function formatReport(report: BenchReport): string {
   for (const shapeResult of report.shapes) {
     const { shape } = shapeResult;
     const direct = shapeResult.targets.find((t) => t.role === 'direct')?.closed?.rps;
-    const base = shapeResult.targets.find((t) => t.role === 'baseline')?.closed?.rps;
     lines.push('');
     lines.push(
       `${shape.method} ${shape.path}` +
@@ -706,7 +705,8 @@ export function formatReport(report: BenchReport): string {
     const rows = shapeResult.targets.map((t) => {
       const ratio = (reference: number | undefined): string =>
         t.role === 'candidate' && t.closed !== undefined && reference !== undefined ? `${(t.closed.rps / reference).toFixed(2)}x` : '';
-      const paired = shapeResult.verdicts.find((v) => v.target === t.name)?.throughputRatio;
+      // The verdict's ratio: the median of the paired runs.
+      const toBase = shapeResult.verdicts.find((v) => v.target === t.name)?.throughputRatio;
       return [
         t.label,
         formatNumber(t.closed?.rps, 0),
@@ -714,7 +714,7 @@ export function formatReport(report: BenchReport): string {
         formatNumber(t.closed?.p99, 0),
         formatNumber(t.fixedRate?.p50, 2),
         formatNumber(t.fixedRate?.p99, 2),
-        t.role === 'candidate' && paired !== undefined ? `${paired.toFixed(2)}x` : ratio(base),
+        toBase === undefined ? '' : `${toBase.toFixed(2)}x`,
         ratio(direct),
         flagsOf(t, report.settings.durationSec),
       ];
