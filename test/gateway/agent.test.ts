@@ -34,6 +34,7 @@ async function startUpstream(keepAliveTimeoutMs: number): Promise<Upstream> {
 function get(url: string, agent: IdleTimeoutAgent): Promise<{ status: number; reused: boolean }> {
   return new Promise((resolve, reject) => {
     const req = request(url, { agent }, (res) => {
+      socketTimeouts.push((req.socket as Socket).timeout ?? 0);
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, reused: req.reusedSocket }));
     });
@@ -41,6 +42,9 @@ function get(url: string, agent: IdleTimeoutAgent): Promise<{ status: number; re
     req.end();
   });
 }
+
+/** The socket's timeout while each request's answer arrived, in order (0: none). */
+const socketTimeouts: number[] = [];
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -65,6 +69,7 @@ describe('upstream pool idle timeout', () => {
     assert.deepEqual(await get(`${upstream.url}/?delay=600`, agent), { status: 200, reused: true });
     assert.equal(upstream.closedAt.length, 1, 'one connection served both requests');
     assert.equal(upstream.closedAt[0], undefined, 'still open after the slow request');
+    assert.equal(socketTimeouts.at(-1), 0, 'a reused socket carries no timeout while in use');
     const idleFrom = performance.now();
     for (let i = 0; i < 200 && upstream.closedAt[0] === undefined; i++) await sleep(10);
     const closedAfter = upstream.closedAt[0]! - idleFrom;
