@@ -42,6 +42,11 @@ test('bench harness measures the upstream directly and through the baseline prox
     const [a, b] = twin.pairedRatios as [number, number];
     assert.equal(shape.verdicts[0]?.throughputRatio, (a + b) / 2, 'the median of the pairs');
     assert.equal(twin.fixedRate?.runs.length, 1, 'the fixed-rate phase keeps its own run count');
+    // Its p99 verdict is the paired difference too: the twin's run minus the baseline run beside it.
+    assert.equal(twin.pairedP99DeltasMs?.length, 1);
+    const [delta] = twin.pairedP99DeltasMs as [number];
+    assert.equal(delta, twin.fixedRate.runs[0]!.p99 - shape.targets.find((target) => target.role === 'baseline')!.fixedRate!.runs[0]!.p99);
+    assert.equal(shape.verdicts[0]?.p99DeltaMs, delta);
     // The fixed-rate phase runs against the baseline at half its closed-loop throughput.
     const baseline = shape.targets.find((target) => target.role === 'baseline');
     assert.ok(shape.fixedRate !== undefined && shape.fixedRate > 0);

@@ -154,13 +154,15 @@ export interface TargetResult {
   fixedRate?: PhaseSummary;
   /** Candidates: each closed-loop run's req/s over that of the baseline run beside it. */
   pairedRatios?: number[];
+  /** Candidates: each fixed-rate run's p99 minus that of the baseline run beside it, in ms. */
+  pairedP99DeltasMs?: number[];
 }
 
 export interface Verdict {
   target: string;
   /** Median of the candidate's paired ratios (closed-loop req/s over the adjacent baseline run's). */
   throughputRatio?: number;
-  /** Candidate fixed-rate p99 minus the baseline's, in ms. */
+  /** Median of the candidate's paired fixed-rate p99 deltas (its p99 minus the adjacent baseline run's), in ms. */
   p99DeltaMs?: number;
   /** `unreliable`: other processes used the CPU during the runs, so pass/fail means little. */
   result: 'pass' | 'fail' | 'unreliable' | 'invalid' | 'n/a';
@@ -427,8 +429,9 @@ interface LiveTarget {
  * Runs `mode` against every live target `runs` times, interleaved (a, b, c, a, b, c, ...)
  * so slow drift of the machine hits every target alike. With `pairWith` (the baseline), each
  * candidate's run is paired with a baseline run right beside it, in alternating order (AB, BA,
- * ...), and each pair gives a ratio: on a VM whose speed drifts by tens of percent within a
- * minute, a ratio of runs seconds apart is far steadier than a ratio of medians.
+ * ...), and each pair gives a throughput ratio (closed loop) or a p99 difference (fixed rate):
+ * on a VM whose speed drifts by tens of percent within a minute and stalls for tens of ms now
+ * and then, a comparison of runs seconds apart is far steadier than one of medians.
  */
 async function measureInterleaved(
   group: ProcessGroup,
@@ -492,12 +495,19 @@ async function measureInterleaved(
       const first = await runOnce(baselineFirst ? pairWith : entry, run);
       const second = await runOnce(baselineFirst ? entry : pairWith, run);
       const [base, candidate] = baselineFirst ? [first, second] : [second, first];
-      if (base !== undefined && candidate !== undefined && base.rps > 0) {
-        (entry.result.pairedRatios ??= []).push(candidate.rps / base.rps);
+      if (base === undefined || candidate === undefined) continue;
+      if (mode === 'closed') {
+        if (base.rps > 0) (entry.result.pairedRatios ??= []).push(candidate.rps / base.rps);
+      } else {
+        (entry.result.pairedP99DeltasMs ??= []).push(candidate.p99 - base.p99);
       }
     }
   }
   return results;
+}
+
+function signed(ms: number): string {
+  return `${ms >= 0 ? '+' : ''}${ms.toFixed(2)}`;
 }
 
 function judge(candidate: TargetResult, baseline: TargetResult | undefined, target: BenchTarget | undefined): Verdict {
@@ -516,9 +526,9 @@ function judge(candidate: TargetResult, baseline: TargetResult | undefined, targ
     verdict.throughputRatio =
       candidate.pairedRatios !== undefined && candidate.pairedRatios.length > 0 ? median(candidate.pairedRatios) : candidate.closed.rps / baseline.closed.rps;
   }
-  if (candidate.fixedRate !== undefined && baseline.fixedRate !== undefined) {
-    verdict.p99DeltaMs = candidate.fixedRate.p99 - baseline.fixedRate.p99;
-  }
+  const deltas = candidate.pairedP99DeltasMs;
+  if (deltas !== undefined && deltas.length > 0) verdict.p99DeltaMs = median(deltas);
+  else if (candidate.fixedRate !== undefined && baseline.fixedRate !== undefined) verdict.p99DeltaMs = candidate.fixedRate.p99 - baseline.fixedRate.p99;
   const phases = [candidate.closed, candidate.fixedRate, baseline.closed, baseline.fixedRate].filter((p) => p !== undefined);
   if (!phases.every(isClean)) {
     verdict.result = 'invalid';
@@ -536,7 +546,8 @@ function judge(candidate: TargetResult, baseline: TargetResult | undefined, targ
   verdict.reason =
     (foreign > FOREIGN_CPU_FLAG_PCT ? `other processes used up to ${Math.round(foreign)}% CPU during runs; ` : '') +
     `throughput ${verdict.throughputRatio.toFixed(2)}x baseline (need >= ${minRatio}) ${ratioOk ? 'ok' : 'FAIL'}, ` +
-    `fixed-rate p99 ${verdict.p99DeltaMs >= 0 ? '+' : ''}${verdict.p99DeltaMs.toFixed(2)} ms vs baseline ` +
+    `fixed-rate p99 ${signed(verdict.p99DeltaMs)} ms vs baseline` +
+    (deltas !== undefined && deltas.length > 1 ? ` (pairs ${signed(Math.min(...deltas))} to ${signed(Math.max(...deltas))}) ` : ' ') +
     (judgeP99 ? `(need <= ${THRESHOLDS.maxP99DeltaMs} ms) ${p99Ok ? 'ok' : 'FAIL'}` : '(no target for this row)');
   return verdict;
 }
@@ -592,7 +603,9 @@ async function benchShape(group: ProcessGroup, shape: RequestShape, options: Ben
       const rate = Math.max(1, Math.round(baselineRps / 2));
       shapeResult.fixedRate = rate;
       const rated = live.filter((entry) => entry.target.role !== 'direct');
-      const paced = await measureInterleaved(group, rated, shape, options, 'paced', rate);
+      // Paired like the closed loop: a VM stall of tens of ms sets a run's p99 whatever the
+      // target, so each candidate run is compared with the baseline run beside it.
+      const paced = await measureInterleaved(group, rated, shape, options, 'paced', rate, baselineEntry);
       for (const [entry, runs] of paced) if (runs.length > 0) entry.result.fixedRate = summarise(runs);
     }
     const baselineResult = baseline?.result;
@@ -738,8 +751,8 @@ export function formatReport(report: BenchReport): string {
       (report.settings.closed === undefined
         ? ''
         : `closed loop ${report.settings.closed.runs} pairs of ${report.settings.closed.warmupSec} s warm-up + ${report.settings.closed.durationSec} s; `) +
-      `${report.settings.warmupSec} s warm-up + ${report.settings.durationSec} s per run, medians of ${report.settings.runs}` +
-      `${report.settings.closed === undefined ? '' : ' (fixed rate)'}; node ${report.node}, ${report.cpu}.`,
+      `${report.settings.closed === undefined ? '' : 'fixed rate '}${report.settings.runs} pairs of ${report.settings.warmupSec} s warm-up + ` +
+      `${report.settings.durationSec} s; node ${report.node}, ${report.cpu}.`,
   );
   if (report.preflightForeignCpuPct !== undefined && report.preflightForeignCpuPct > FOREIGN_CPU_FLAG_PCT) {
     lines.push(`WARNING: other processes used ${Math.round(report.preflightForeignCpuPct)}% of a core just before the bench.`);
@@ -747,7 +760,8 @@ export function formatReport(report: BenchReport): string {
   lines.push(
     'Closed-loop latencies come from autocannon (1 ms resolution). /base is the median over runs of each candidate ' +
       'run\'s req/s over the baseline run beside it (order alternating). Fixed-rate figures come from a paced open-loop ' +
-      'client timed from each request\'s due time; compare rows only within one run.',
+      'client timed from each request\'s due time; the p99 verdict is the median over runs of each candidate run\'s p99 ' +
+      'minus that of the baseline run beside it. Compare rows only within one run.',
   );
   return lines.join('\n');
 }
@@ -824,9 +838,10 @@ async function main(): Promise<void> {
   const report = await runBench({
     targets: [...TARGETS, auth, ...fullChainTargets(auth)],
     shapes: SHAPES,
-    durationSec: positiveNumberFromEnv('BENCH_DURATION', 4),
-    warmupSec: 1,
-    runs: Math.round(positiveNumberFromEnv('BENCH_RUNS', 4)),
+    // Fixed rate: pairs as well; p99 of one run is at the mercy of a VM stall.
+    durationSec: positiveNumberFromEnv('BENCH_DURATION', 3),
+    warmupSec: 0.5,
+    runs: Math.round(positiveNumberFromEnv('BENCH_RUNS', 6)),
     // Closed loop: many short pairs (baseline and candidate seconds apart) for the ratios.
     closed: {
       runs: Math.round(positiveNumberFromEnv('BENCH_PAIRS', 8)),
