@@ -28,7 +28,6 @@ import { createAccessSpool, type AccessSpool } from './access-spool.js';
 import { createGateway } from './gateway.js';
 import { createAccessLog, createAppLogger, teeAccessLog } from './logging.js';
 import { createGatewayMetrics } from './metrics.js';
-import { createRedisConnection } from './redis.js';
 import { listenGateway } from './server.js';
 import { createFileSnapshotSource } from './snapshot/file-source.js';
 import { createControlPlaneSnapshotSource } from './snapshot/control-plane-source.js';
@@ -83,7 +82,9 @@ if (adminToken !== undefined && adminToken !== '' && adminToken.length < 24) {
 }
 const fileAccessLog = createAccessLog({ file: env.GATEWAY_ACCESS_LOG });
 const link = controlPlaneUrl ? controlPlaneLink(controlPlaneUrl) : undefined;
-const redis = env.REDIS_URL === undefined || env.REDIS_URL === '' ? undefined : createRedisConnection({ url: env.REDIS_URL, logger });
+// Loaded only when configured: a node without Redis never holds the client's modules in its heap.
+const redis =
+  env.REDIS_URL === undefined || env.REDIS_URL === '' ? undefined : (await import('./redis.js')).createRedisConnection({ url: env.REDIS_URL, logger });
 /** A positive integer from the environment, or the default; anything else stops the node. */
 function intEnv(name: string, fallback: number): number {
   const text = env[name];

@@ -12,6 +12,14 @@ import type { AsyncQueue } from './async-delivery/queue.js';
 /** A connected node-redis client (the gateway makes one when `REDIS_URL` is set). */
 export type RedisClient = ReturnType<typeof createClient>;
 
+/**
+ * node-redis's RESP type code of bulk strings (`RESP_TYPES.BLOB_STRING`, the protocol's `$`),
+ * for `withTypeMapping` to answer them as Buffers. A constant here rather than an import, so a
+ * gateway without Redis never loads the client: its modules add ~5 MB to the heap that every
+ * major GC marks, and that pause is the gateway's worst latency.
+ */
+export const RESP_BLOB_STRING = 36;
+
 /** The logger and clock every plane injects (types in contracts/). */
 export type { Clock, Logger } from '../contracts/index.js';
 import type { Clock, Logger } from '../contracts/index.js';

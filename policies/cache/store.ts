@@ -4,9 +4,8 @@
  * kept past their freshness for the stale-if-error window; both stores purge by key prefix.
  */
 import { LRUCache } from 'lru-cache';
-import { RESP_TYPES } from 'redis';
 import type { CapturedResponse } from '../../contracts/index.js';
-import type { Clock, RedisClient } from '../define-policy.js';
+import { RESP_BLOB_STRING, type Clock, type RedisClient } from '../define-policy.js';
 import { decodeStored, encodeStored } from '../stored-response.js';
 
 /** A kept answer and its times (ms on the gateway's clock). */
@@ -70,7 +69,7 @@ function escapeGlob(text: string): string {
  * const store = createRedisCacheStore(redis, 'gatehouse:cache:', { now: Date.now });
  */
 export function createRedisCacheStore(client: RedisClient, prefix: string, clock: Clock): CacheStore {
-  const redis = client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+  const redis = client.withTypeMapping({ [RESP_BLOB_STRING]: Buffer });
   return {
     async get(key) {
       const value = await redis.get(prefix + key);

@@ -4,7 +4,7 @@
  * caller-controlled strings, so one pattern like `^(a+)+$` lets a 30-character value hold the
  * event loop for seconds; that is refused when the snapshot compiles, never met on a request.
  */
-import { checkSync } from 'recheck';
+import { createRequire } from 'node:module';
 import type { SnapshotScope } from '../define-policy.js';
 import type { FoundPattern } from './convert.js';
 
@@ -16,10 +16,20 @@ const FLAGS = 'u';
 /** Budget per pattern. recheck answers typical contract patterns in milliseconds; this bounds the odd one. */
 const CHECK_TIMEOUT_MS = 2000;
 
+type Recheck = typeof import('recheck');
+
+/**
+ * recheck is loaded on the first pattern to judge, not with the module: it is ~9 MB of heap
+ * (a compiled Scala library) that every major GC would mark for the gateway's lifetime, also
+ * in gateways that never validate a pattern. It is CommonJS, so `require` loads it in step
+ * with the synchronous snapshot compile (and caches it).
+ */
+const requireCjs = createRequire(import.meta.url);
+
 function judge(source: string): Verdict {
-  let diagnostics: ReturnType<typeof checkSync>;
+  let diagnostics: ReturnType<Recheck['checkSync']>;
   try {
-    diagnostics = checkSync(source, FLAGS, { timeout: CHECK_TIMEOUT_MS });
+    diagnostics = (requireCjs('recheck') as Recheck).checkSync(source, FLAGS, { timeout: CHECK_TIMEOUT_MS });
   } catch (error) {
     return { safe: false, reason: `could not be analysed (${(error as Error).message})` };
   }

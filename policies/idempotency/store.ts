@@ -6,9 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { RESP_TYPES } from 'redis';
 import type { CapturedResponse } from '../../contracts/index.js';
-import type { Clock, RedisClient } from '../define-policy.js';
+import { RESP_BLOB_STRING, type Clock, type RedisClient } from '../define-policy.js';
 import { decodeStored, encodeStored } from '../stored-response.js';
 
 /** What holds a key: a claim whose answer is not in yet, or the kept answer. */
@@ -100,7 +99,7 @@ const EMPTY = Buffer.alloc(0);
  * const store = createRedisIdempotencyStore(redis, 'gatehouse:idempotency:');
  */
 export function createRedisIdempotencyStore(client: RedisClient, prefix: string): IdempotencyStore {
-  const redis = client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer });
+  const redis = client.withTypeMapping({ [RESP_BLOB_STRING]: Buffer });
   return {
     async claim(key, fingerprint, inFlightMs) {
       const full = prefix + key;

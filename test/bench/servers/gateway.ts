@@ -11,7 +11,6 @@ import { computeSnapshotHash } from '../../../contracts/index.js';
 import { createGateway } from '../../../gateway/gateway.js';
 import { createAccessLog, createAppLogger } from '../../../gateway/logging.js';
 import { createGatewayMetrics } from '../../../gateway/metrics.js';
-import { createRedisConnection } from '../../../gateway/redis.js';
 import { listenGateway } from '../../../gateway/server.js';
 import type { SnapshotSink } from '../../../gateway/snapshot/source.js';
 
@@ -151,7 +150,8 @@ const logger = createAppLogger({ component: 'gateway', level: 'warn' });
 // Each server its own file, removed when it stops: appended across runs, one file grew to
 // gigabytes, and the kernel writing it back to disk became part of every later figure.
 const accessLogFile = `.bench/access-${process.pid}.log`;
-const redis = values.redis === undefined ? undefined : createRedisConnection({ url: values.redis, logger });
+// As gateway/main.ts does: the Redis client is loaded only when Redis is configured.
+const redis = values.redis === undefined ? undefined : (await import('../../../gateway/redis.js')).createRedisConnection({ url: values.redis, logger });
 if (redis !== undefined) await redis.ready;
 const gateway = createGateway({
   ...(redis === undefined ? {} : { redis: redis.client }),
