@@ -15,7 +15,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -27,6 +26,7 @@ import { attachControlPlane } from '../../control-plane/server.js';
 import { openStore } from '../../control-plane/store/db.js';
 import { clientToken, loginAs } from '../control-plane/dev-idp-login.js';
 import { startRecordingUpstream } from '../support/upstream.js';
+import { freePorts } from '../support/ports.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The acceptance target: p99 of publish-to-enforced on both nodes. */
@@ -67,19 +67,6 @@ const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {} };
 export function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<ReturnType<typeof createNetServer>>((done, fail) => {
-      const server = createNetServer();
-      server.once('error', fail);
-      server.listen(0, '127.0.0.1', () => done(server));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((done) => s.close(done))));
-  return ports;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

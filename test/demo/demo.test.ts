@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,7 @@ import {
   type ExamplePorts,
 } from '../../gateway/demo/examples.js';
 import { loginAs } from '../control-plane/dev-idp-login.js';
+import { freePorts } from '../support/ports.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PLANTED = {
@@ -32,23 +33,6 @@ const PLANTED = {
   SALESFORCE_CLIENT_SECRET: 'planted-sf-secret-8c3e0a41d6b2',
   ZENDESK_API_TOKEN: 'planted-zd-token-1a9b7e3c5d20',
 };
-
-/** Distinct free loopback ports: all held open at once, then released. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
-  const ports: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const server = createServer();
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', resolve);
-    });
-    servers.push(server);
-    ports.push((server.address() as { port: number }).port);
-  }
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
-}
 
 interface Demo {
   child: ChildProcess;

@@ -18,6 +18,7 @@ import { ADMIN_ROUTES } from '../../control-plane/routes/index.js';
 import { contractFor, KEYED_POLICIES } from '../control-plane/snapshot-rows.js';
 import { startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
 import { startRecordingUpstream } from '../support/upstream.js';
+import { freePorts } from '../support/ports.js';
 
 /** A TCP relay that can be shut (connections refused, open ones cut) and opened again on the same port. */
 async function startRelay(target: number): Promise<{ port: number; open(): Promise<void>; shut(): Promise<void>; close(): Promise<void> }> {
@@ -44,14 +45,6 @@ async function startRelay(target: number): Promise<{ port: number; open(): Promi
   };
   await open();
   return { port, open, shut, close: shut };
-}
-
-async function freePort(): Promise<number> {
-  const server = createTcpServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
@@ -100,7 +93,7 @@ describe('access records survive a gateway SIGKILL and a control-plane outage', 
     const sub = (await ok(cp.call('olivia.owner', 'POST', '/api/v1/subscriptions', { consumer: 'storefront', api: 'erp-orders', major: 1, plan: 'standard' }), 201)).json.id as string;
     await act('olivia.owner', `/api/v1/subscriptions/${sub}`, 'approve');
 
-    const [port, statusPort] = [await freePort(), await freePort()];
+    const [port, statusPort] = await freePorts(2);
     const startGateway = (): ChildProcess => {
       const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/main.ts'], {
         env: {

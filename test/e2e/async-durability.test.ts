@@ -13,7 +13,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +22,7 @@ import { twoKeyedConsumers } from '../support/consumers.js';
 import { buildSnapshot, singleVersionApi } from '../support/gateway-harness.js';
 import { requireRedis } from '../support/redis.js';
 import { startOdooSimulator, type OdooSimulatorHandle } from '../simulators/index.js';
+import { freePorts } from '../support/ports.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const STOREFRONT_KEY = 'gh_live_Durable1.PLANTED-storefront-secret-9';
@@ -59,18 +59,6 @@ function snapshotFor(odooUrl: string): string {
     { policies: [{ policy: 'api-key', config: {} }, { policy: 'subscription', config: {} }, { policy: 'async-delivery', config: { operations } }] },
   );
   return JSON.stringify(buildSnapshot({ apis: [api], plans: [{ id: 'standard', name: 'Standard', scopes: [] }], consumers: twoKeyedConsumers(['erp'], { storefront: STOREFRONT_KEY, crm: CRM_KEY }) }));
-}
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((resolve) => {
-      const server = createServer();
-      server.listen(0, '127.0.0.1', () => resolve(server));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  return ports;
 }
 
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {

@@ -7,7 +7,6 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,21 +14,10 @@ import { fileURLToPath } from 'node:url';
 import { RESP_TYPES } from 'redis';
 import { RESP_BLOB_STRING } from '../../policies/index.js';
 import { buildSnapshot, httpApi } from '../support/gateway-harness.js';
+import { freePorts } from '../support/ports.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const PRELOAD = join(ROOT, 'test/support/loaded-packages.ts');
-
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((done) => {
-      const server = createServer();
-      server.listen(0, '127.0.0.1', () => done(server));
-    })),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((done) => s.close(done))));
-  return ports;
-}
 
 const OPERATIONS = [{ id: 'createOrder', method: 'POST' as const, path: '/orders' }];
 

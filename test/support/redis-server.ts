@@ -5,8 +5,8 @@
  * loudly and skips; under `CI=true` it fails, as `requireRedis` does.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
+import { freePorts } from './ports.js';
 
 export interface PrivateRedis {
   readonly url: string;
@@ -17,14 +17,6 @@ export interface PrivateRedis {
   start(): Promise<void>;
   /** Stops it if it runs. */
   close(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 function launch(port: number): Promise<ChildProcess> {
@@ -67,7 +59,7 @@ function launch(port: number): Promise<ChildProcess> {
  * await redis.start();
  */
 export async function startPrivateRedis(t: TestContext): Promise<PrivateRedis | undefined> {
-  const port = await freePort();
+  const [port] = await freePorts(1);
   let child: ChildProcess | undefined;
   try {
     child = await launch(port);
