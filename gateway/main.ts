@@ -28,6 +28,7 @@ import { createAccessSpool, type AccessSpool } from './access-spool.js';
 import { createGateway } from './gateway.js';
 import { createAccessLog, createAppLogger, teeAccessLog } from './logging.js';
 import { createGatewayMetrics } from './metrics.js';
+import { missingNodeFlags } from './node-flags.js';
 import { listenGateway } from './server.js';
 import { createFileSnapshotSource } from './snapshot/file-source.js';
 import { createControlPlaneSnapshotSource } from './snapshot/control-plane-source.js';
@@ -36,6 +37,11 @@ import type { SnapshotSource } from './snapshot/source.js';
 
 const env = process.env;
 const logger = createAppLogger({ component: 'gateway', level: env.LOG_LEVEL });
+const missingFlags = missingNodeFlags(process.execArgv);
+if (missingFlags.length > 0) {
+  // It runs, but the first burst after a quiet spell finds it cold (see node-flags.ts).
+  logger.warn('started without the gateway node flags: start it with `npm run gateway`', { missing: missingFlags });
+}
 const snapshotFile = env.GATEWAY_SNAPSHOT_FILE;
 const controlPlaneUrl = env.CONTROL_PLANE_URL;
 if ((controlPlaneUrl === undefined || controlPlaneUrl === '') && (snapshotFile === undefined || snapshotFile === '')) {

@@ -30,7 +30,7 @@ describe('README', () => {
 
   it('documents the distributed entry points and their environment', () => {
     assert.match(readme, /^## Distributed mode$/m);
-    for (const text of ['node --import tsx control-plane/main.ts', 'node --import tsx gateway/main.ts', 'CONTROL_PLANE_URL', 'OIDC_ISSUER', 'SERVICE_CLIENT_ROLES', 'GATEWAY_CLIENT_SECRET', 'DATABASE_URL', 'REDIS_URL']) {
+    for (const text of ['node --import tsx control-plane/main.ts', 'npm run gateway', 'CONTROL_PLANE_URL', 'OIDC_ISSUER', 'SERVICE_CLIENT_ROLES', 'GATEWAY_CLIENT_SECRET', 'DATABASE_URL', 'REDIS_URL']) {
       assert.ok(readme.includes(text), `README lacks ${text}`);
     }
   });

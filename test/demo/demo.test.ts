@@ -26,6 +26,7 @@ import {
 } from '../../gateway/demo/examples.js';
 import { loginAs } from '../control-plane/dev-idp-login.js';
 import { freePorts } from '../support/ports.js';
+import { GATEWAY_NODE_FLAGS } from '../../gateway/node-flags.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const PLANTED = {
@@ -424,9 +425,9 @@ describe('demo start (npm start)', { timeout: 60_000 }, () => {
     const verify = ADMIN_EXAMPLES.find((e) => e.id === 'admin-audit-verify')!;
     ADMIN_CHECKS[verify.id]!(await runCurl(renderCurlCommand(verify, examplePorts), tokens), { readyHash: '' });
 
-    // A gateway node alone (gateway/main.ts), fed by the demo's control plane as the README shows.
+    // A gateway node alone (`npm run gateway`: gateway/main.ts with the node flags), fed by the demo's control plane as the README shows.
     const [nodePort, nodeStatusPort] = (await freePorts(2)) as [number, number];
-    const node = spawn(process.execPath, ['--import', 'tsx', 'gateway/main.ts'], {
+    const node = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, '--import', 'tsx', 'gateway/main.ts'], {
       cwd: ROOT,
       env: {
         ...process.env,

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { RESP_TYPES } from 'redis';
+import { GATEWAY_NODE_FLAGS } from '../../gateway/node-flags.js';
 import { RESP_BLOB_STRING } from '../../policies/index.js';
 import { buildSnapshot, httpApi } from '../support/gateway-harness.js';
 import { freePorts } from '../support/ports.js';
@@ -134,6 +135,13 @@ describe('gateway node footprint', () => {
     await readyWith((JSON.parse(safe) as { hash: string }).hash);
     packages = await loaded();
     assert.ok(!packages.includes('recheck') && !packages.includes('@redis/client'), packages.join(', '));
+  });
+
+  it('warns, naming them, when started without the gateway node flags', () => {
+    // Logged at start, before the node served (the tests above waited for that).
+    const warning = output.split('\n').find((line) => line.includes('started without the gateway node flags'));
+    assert.ok(warning !== undefined, output);
+    for (const flag of GATEWAY_NODE_FLAGS) assert.ok(warning.includes(flag), warning);
   });
 
   it('names the RESP bulk-string type as node-redis does', () => {
