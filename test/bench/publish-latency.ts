@@ -27,6 +27,7 @@ import { openStore } from '../../control-plane/store/db.js';
 import { clientToken, loginAs } from '../control-plane/dev-idp-login.js';
 import { startRecordingUpstream } from '../support/upstream.js';
 import { freePorts } from '../support/ports.js';
+import { GATEWAY_NODE_FLAGS } from '../../gateway/node-flags.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The acceptance target: p99 of publish-to-enforced on both nodes. */
@@ -58,7 +59,7 @@ export interface PublishLatencyReport {
   pass: boolean;
   /** Both nodes reported the final snapshot's hash to the control plane. */
   nodesReportedCurrent: boolean;
-  environment: { node: string; cpus: number; store: 'sqlite'; gateways: 'separate processes (gateway/main.ts, tsx)' };
+  environment: { node: string; cpus: number; store: 'sqlite'; gateways: 'separate processes (gateway/main.ts, tsx, the gateway node flags)' };
 }
 
 const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {} };
@@ -172,7 +173,7 @@ export async function runPublishLatencyBench(options: PublishLatencyOptions): Pr
     const nodes: GatewayNode[] = [];
     for (const id of ['bench-gw-1', 'bench-gw-2']) {
       const [port, statusPort] = (await freePorts(2)) as [number, number];
-      const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/main.ts'], {
+      const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, '--import', 'tsx', 'gateway/main.ts'], {
         cwd: REPO_ROOT,
         env: {
           ...process.env,
@@ -271,7 +272,7 @@ export async function runPublishLatencyBench(options: PublishLatencyOptions): Pr
       targetP99Ms: TARGET_P99_MS,
       pass: p99 <= TARGET_P99_MS && nodesReportedCurrent,
       nodesReportedCurrent,
-      environment: { node: process.version, cpus: cpus().length, store: 'sqlite', gateways: 'separate processes (gateway/main.ts, tsx)' },
+      environment: { node: process.version, cpus: cpus().length, store: 'sqlite', gateways: 'separate processes (gateway/main.ts, tsx, the gateway node flags)' },
     };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { GATEWAY_NODE_FLAGS } from '../../gateway/node-flags.js';
 import type { LoadMode, LoadResult, LoadSpec } from './load.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -24,6 +25,8 @@ export interface BenchTarget {
   /** Server script relative to test/bench; prints `LISTENING <port>`. Absent for `direct`. */
   script?: string;
   args?: string[];
+  /** Flags for node itself, before the script (e.g. V8 flags the product runs with). */
+  nodeArgs?: string[];
   env?: Record<string, string>;
   /** Path prefix the target serves the upstream's routes under. */
   prefix: string;
@@ -71,6 +74,8 @@ export const TARGETS: BenchTarget[] = [
     role: 'candidate',
     // The gateway runs as shipped: compiled by tsc (`buildGatewayTarget`), not through tsx.
     script: GATEWAY_COMPILED,
+    // …with the V8 flags `npm run gateway` starts a node with.
+    nodeArgs: [...GATEWAY_NODE_FLAGS],
     args: ['--upstream', UPSTREAM_PLACEHOLDER],
     prefix: '/bench/v1',
   },
@@ -259,8 +264,8 @@ class ProcessGroup {
   constructor(private readonly pinning: Pinning) {}
 
   /** Starts `node --import tsx <script> ...args` on `core` when pinning is available. */
-  spawnNode(core: 0 | 1, script: string, args: string[], env: Record<string, string> = {}): ChildProcess {
-    const nodeArgs = script.endsWith('.ts') ? ['--import', 'tsx', script, ...args] : [script, ...args];
+  spawnNode(core: 0 | 1, script: string, args: string[], env: Record<string, string> = {}, flags: string[] = []): ChildProcess {
+    const nodeArgs = [...flags, ...(script.endsWith('.ts') ? ['--import', 'tsx', script, ...args] : [script, ...args])];
     const [command, commandArgs] = this.pinning.pinned
       ? ['taskset', ['-c', String(core), process.execPath, ...nodeArgs]]
       : [process.execPath, nodeArgs];
@@ -317,7 +322,7 @@ interface RunningServer {
 
 function startServer(group: ProcessGroup, target: BenchTarget, script: string, upstreamUrl: string): Promise<RunningServer> {
   const args = (target.args ?? []).map((arg) => arg.replaceAll(UPSTREAM_PLACEHOLDER, upstreamUrl));
-  const child = group.spawnNode(0, script, args, target.env);
+  const child = group.spawnNode(0, script, args, target.env, target.nodeArgs);
   const stderrTail = tailOf(child.stderr);
   return new Promise((resolvePort, reject) => {
     let buffered = '';
@@ -798,6 +803,7 @@ export async function authTarget(): Promise<BenchTarget> {
     label: 'gateway + jwt-auth + subscription + rbac',
     role: 'candidate',
     script: GATEWAY_COMPILED,
+    nodeArgs: [...GATEWAY_NODE_FLAGS],
     args: ['--upstream', UPSTREAM_PLACEHOLDER, '--chain', 'auth', '--jwks', jwksPath],
     prefix: '/bench/v1',
     headers: { authorization: `Bearer ${token}` },
@@ -813,7 +819,7 @@ export async function authTarget(): Promise<BenchTarget> {
  */
 export function fullChainTargets(auth: BenchTarget): BenchTarget[] {
   const jwksArgs = auth.args!.slice(auth.args!.indexOf('--jwks'), auth.args!.indexOf('--jwks') + 2);
-  const common = { role: 'candidate' as const, script: GATEWAY_COMPILED, prefix: '/bench/v1', headers: auth.headers!, judgeP99: false };
+  const common = { role: 'candidate' as const, script: GATEWAY_COMPILED, nodeArgs: [...GATEWAY_NODE_FLAGS], prefix: '/bench/v1', headers: auth.headers!, judgeP99: false };
   return [
     {
       ...common,
