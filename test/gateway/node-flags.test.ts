@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { GATEWAY_NODE_FLAGS, missingNodeFlags } from '../../gateway/node-flags.js';
+import { TARGETS } from '../bench/run.js';
 
 const ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
 const scripts = (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
@@ -32,6 +33,11 @@ describe('gateway node flags', () => {
     assert.match(scripts.gateway ?? '', /--import tsx gateway\/main\.ts$/);
     assert.deepEqual(flagsOf(scripts.gateway ?? ''), [...GATEWAY_NODE_FLAGS]);
     assert.deepEqual(flagsOf(scripts.start ?? ''), [...GATEWAY_NODE_FLAGS]);
+  });
+
+  it('are the flags the benchmark starts its gateway row with', () => {
+    const gateway = TARGETS.find((target) => target.name === 'gateway');
+    assert.deepEqual(gateway?.nodeArgs, [...GATEWAY_NODE_FLAGS]);
   });
 
   it('are accepted by node and keep the young generation at 16 MB from the start', () => {
