@@ -26,7 +26,7 @@ export interface BenchTarget {
   script?: string;
   args?: string[];
   /** Flags for node itself, before the script (e.g. V8 flags the product runs with). */
-  nodeArgs?: string[];
+  nodeArgs?: readonly string[];
   env?: Record<string, string>;
   /** Path prefix the target serves the upstream's routes under. */
   prefix: string;
@@ -58,6 +58,12 @@ export function buildGatewayTarget(): void {
   });
 }
 
+/**
+ * What every gateway row shares: the gateway as shipped, compiled by tsc (`buildGatewayTarget`),
+ * not run through tsx, and started with the V8 flags `npm run gateway` gives node.
+ */
+const GATEWAY_ROW = { role: 'candidate', script: GATEWAY_COMPILED, nodeArgs: GATEWAY_NODE_FLAGS, prefix: '/bench/v1' } as const satisfies Partial<BenchTarget>;
+
 export const TARGETS: BenchTarget[] = [
   { name: 'direct', label: 'upstream direct', role: 'direct', prefix: '' },
   {
@@ -68,21 +74,7 @@ export const TARGETS: BenchTarget[] = [
     args: ['--upstream', UPSTREAM_PLACEHOLDER],
     prefix: '',
   },
-  {
-    name: 'gateway',
-    label: 'gateway pass-through',
-    role: 'candidate',
-    // The gateway runs as shipped: compiled by tsc (`buildGatewayTarget`), not through tsx.
-    script: GATEWAY_COMPILED,
-    // …with the V8 flags `npm run gateway` starts a node with.
-    nodeArgs: [...GATEWAY_NODE_FLAGS],
-    args: ['--upstream', UPSTREAM_PLACEHOLDER],
-    prefix: '/bench/v1',
-  },
-  // Later rows, e.g.:
-  // { name: 'gateway-jwt', label: 'gateway + jwt-auth + subscription + rbac', role: 'candidate',
-  //   script: 'servers/gateway.ts', args: ['--upstream', UPSTREAM_PLACEHOLDER, '--chain', 'jwt'],
-  //   prefix: '/bench/v1', headers: { authorization: `Bearer ${token}` } },
+  { ...GATEWAY_ROW, name: 'gateway', label: 'gateway pass-through', args: ['--upstream', UPSTREAM_PLACEHOLDER] },
 ];
 
 const ORDER_BODY = JSON.stringify({
@@ -263,8 +255,8 @@ class ProcessGroup {
 
   constructor(private readonly pinning: Pinning) {}
 
-  /** Starts `node --import tsx <script> ...args` on `core` when pinning is available. */
-  spawnNode(core: 0 | 1, script: string, args: string[], env: Record<string, string> = {}, flags: string[] = []): ChildProcess {
+  /** Starts `node ...flags [--import tsx] <script> ...args` on `core` when pinning is available. */
+  spawnNode(core: 0 | 1, script: string, args: string[], env: Record<string, string> = {}, flags: readonly string[] = []): ChildProcess {
     const nodeArgs = [...flags, ...(script.endsWith('.ts') ? ['--import', 'tsx', script, ...args] : [script, ...args])];
     const [command, commandArgs] = this.pinning.pinned
       ? ['taskset', ['-c', String(core), process.execPath, ...nodeArgs]]
@@ -799,13 +791,10 @@ export async function authTarget(): Promise<BenchTarget> {
     .setExpirationTime('2h')
     .sign(privateKey);
   return {
+    ...GATEWAY_ROW,
     name: 'gateway-auth',
     label: 'gateway + jwt-auth + subscription + rbac',
-    role: 'candidate',
-    script: GATEWAY_COMPILED,
-    nodeArgs: [...GATEWAY_NODE_FLAGS],
     args: ['--upstream', UPSTREAM_PLACEHOLDER, '--chain', 'auth', '--jwks', jwksPath],
-    prefix: '/bench/v1',
     headers: { authorization: `Bearer ${token}` },
     minThroughputRatio: 0.75,
     judgeP99: false,
@@ -819,7 +808,7 @@ export async function authTarget(): Promise<BenchTarget> {
  */
 export function fullChainTargets(auth: BenchTarget): BenchTarget[] {
   const jwksArgs = auth.args!.slice(auth.args!.indexOf('--jwks'), auth.args!.indexOf('--jwks') + 2);
-  const common = { role: 'candidate' as const, script: GATEWAY_COMPILED, nodeArgs: [...GATEWAY_NODE_FLAGS], prefix: '/bench/v1', headers: auth.headers!, judgeP99: false };
+  const common = { ...GATEWAY_ROW, headers: auth.headers!, judgeP99: false };
   return [
     {
       ...common,
