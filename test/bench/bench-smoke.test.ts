@@ -17,8 +17,10 @@ test('bench harness measures the upstream directly and through the baseline prox
     closed: { runs: 2, durationSec: 1, warmupSec: 0 },
     connections: 10,
     fixedRate: true,
+    quiet: { maxMs: 2000, cpuPct: 5 },
     log: () => {},
   });
+  assert.deepEqual(report.settings.quiet, { maxMs: 2000, cpuPct: 5 });
 
   assert.equal(report.shapes.length, SHAPES.length);
   for (const shape of report.shapes) {
@@ -34,6 +36,8 @@ test('bench harness measures the upstream directly and through the baseline prox
       assert.ok(closed.rps > 0, `${shape.shape.name}/${target.name} req/s > 0`);
       assert.equal(closed.errors, 0);
       assert.equal(closed.non2xx, 0);
+      // Each run waited for the machine to go quiet first (at least one look at it).
+      for (const run of [...closed.runs, ...(target.fixedRate?.runs ?? [])]) assert.ok((run.quietWaitMs ?? -1) >= 200, `${target.name} waited for quiet`);
     }
     // The candidate's throughput ratio is the median of its runs paired with adjacent baseline runs.
     const twin = shape.targets.find((target) => target.name === 'twin');
