@@ -97,6 +97,12 @@ export const SHAPES: RequestShape[] = [
   },
 ];
 
+/** When the machine counts as quiet enough to start a run, and how long to wait for it. */
+export interface QuietSpec {
+  maxMs: number;
+  cpuPct: number;
+}
+
 export interface BenchOptions {
   targets: BenchTarget[];
   shapes: RequestShape[];
@@ -118,7 +124,7 @@ export interface BenchOptions {
    * than `cpuPct` % of a core: what a run leaves behind (a saturated row's backlog and GC,
    * Redis expiring its keys) otherwise lands in the next run, whichever target that is.
    */
-  quiet?: { maxMs: number; cpuPct: number };
+  quiet?: QuietSpec;
   log: (line: string) => void;
 }
 
@@ -242,7 +248,7 @@ const QUIET_WINDOW_MS = 250;
  * Waits until processes other than the runner use less than `cpuPct` % of a core over a
  * window, for at most `maxMs`. Returns how long it waited and whether the machine went quiet.
  */
-async function waitForQuiet(quiet: { maxMs: number; cpuPct: number }): Promise<{ waitedMs: number; quiet: boolean }> {
+async function waitForQuiet(quiet: QuietSpec): Promise<{ waitedMs: number; quiet: boolean }> {
   const startedAt = performance.now();
   for (;;) {
     const busy = await sampleForeignCpuPct(QUIET_WINDOW_MS);
@@ -250,6 +256,13 @@ async function waitForQuiet(quiet: { maxMs: number; cpuPct: number }): Promise<{
     if (busy === undefined || busy < quiet.cpuPct) return { waitedMs, quiet: true };
     if (waitedMs >= quiet.maxMs) return { waitedMs, quiet: false };
   }
+}
+
+/** What the run log says of the wait before a run: nothing when one look at the machine sufficed. */
+function quietNote(result: RunResult): string {
+  const waited = Math.round(result.quietWaitMs ?? 0);
+  if (result.startedBusy === true) return `  (machine not quiet after ${waited} ms)`;
+  return (result.quietWaitMs ?? 0) > QUIET_WINDOW_MS * 1.5 ? `  (waited ${waited} ms for quiet)` : '';
 }
 
 /** CPU time (user + system) of one live process, in ms; 0 once it is gone. */
@@ -511,11 +524,7 @@ async function measureInterleaved(
         `${Math.round(result.rps)} req/s  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms` +
         (result.errors + result.non2xx > 0 ? `  ERRORS ${result.errors} non-2xx ${result.non2xx}` : '') +
         ((result.foreignCpuPct ?? 0) > FOREIGN_CPU_FLAG_PCT ? `  (other processes used ${Math.round(result.foreignCpuPct ?? 0)}% CPU)` : '') +
-        (result.startedBusy === true
-          ? `  (machine not quiet after ${Math.round(result.quietWaitMs ?? 0)} ms)`
-          : (result.quietWaitMs ?? 0) > QUIET_WINDOW_MS * 1.5
-            ? `  (waited ${Math.round(result.quietWaitMs ?? 0)} ms for quiet)`
-            : ''),
+        quietNote(result),
     );
     return result;
   }
