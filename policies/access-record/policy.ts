@@ -26,16 +26,27 @@ export function redactQuery(url: string, sensitive: ReadonlySet<string>): string
   return `${url.slice(0, queryAt)}?${parts.join('&')}`;
 }
 
-/** ISO time of a millisecond, memoised: records arrive many per millisecond under load. */
-function createIsoClock(): (ms: number) => string {
-  let lastMs = Number.NaN;
-  let lastText = '';
+/** "000Z" … "999Z": the millisecond part of an ISO time. */
+const MILLIS = Array.from({ length: 1000 }, (_, ms) => `${String(ms).padStart(3, '0')}Z`);
+
+/**
+ * ISO time of a millisecond, `new Date(ms).toISOString()` without a Date per record: the
+ * text up to the second is kept per second, and the millisecond part comes from a table.
+ * At a few thousand records a second nearly every one falls in a new millisecond.
+ */
+export function createIsoClock(): (ms: number) => string {
+  let second = Number.NaN;
+  let prefix = '';
   return (ms) => {
-    if (ms !== lastMs) {
-      lastMs = ms;
-      lastText = new Date(ms).toISOString();
+    const whole = Math.floor(ms);
+    // Outside years 0–9999 the ISO text has another shape: rare enough to format in full.
+    if (whole < -62_167_219_200_000 || whole >= 253_402_300_800_000) return new Date(whole).toISOString();
+    const s = Math.floor(whole / 1000);
+    if (s !== second) {
+      second = s;
+      prefix = new Date(s * 1000).toISOString().slice(0, 20); // "2026-11-27T19:22:33."
     }
-    return lastText;
+    return prefix + MILLIS[whole - s * 1000]!;
   };
 }
 
