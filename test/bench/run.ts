@@ -179,6 +179,11 @@ export interface Verdict {
   throughputRatio?: number;
   /** Median of the candidate's paired fixed-rate p99 deltas (its p99 minus the adjacent baseline run's), in ms. */
   p99DeltaMs?: number;
+  /**
+   * Where the median delta lies with the given chance (`medianInterval` of the pairs): when it
+   * spans the target, the runs could not tell pass from fail, whatever the verdict says.
+   */
+  p99DeltaInterval?: { low: number; high: number; coverage: number };
   /** `unreliable`: other processes used the CPU during the runs, so pass/fail means little. */
   result: 'pass' | 'fail' | 'unreliable' | 'invalid' | 'n/a';
   reason: string;
@@ -429,6 +434,36 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
+/** How likely the median lies in a distribution-free interval of the sample (at least this). */
+const MEDIAN_INTERVAL_COVERAGE = 0.85;
+
+/**
+ * A distribution-free interval for the median of what `values` sample: the k-th smallest and
+ * k-th largest value, k as large as keeps the chance that the median lies between them at
+ * least `minCoverage` (binomial order statistics). Undefined for fewer than 5 values.
+ *
+ * @example
+ * medianInterval([-4, -2, -1, 0, 0.5, 1, 2, 3, 5, 9]); // { low: -1, high: 3, coverage: 0.891 }
+ */
+export function medianInterval(values: readonly number[], minCoverage = MEDIAN_INTERVAL_COVERAGE): { low: number; high: number; coverage: number } | undefined {
+  const n = values.length;
+  if (n < 5) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  // X ~ Binomial(n, 1/2) counts the values below the median; `below` is P(X <= k - 1).
+  let term = 1 / 2 ** n;
+  let below = term;
+  let best: { low: number; high: number; coverage: number } | undefined;
+  for (let k = 1; k <= Math.floor(n / 2); k++) {
+    // The median lies in [x(k), x(n-k+1)] unless fewer than k values fall below it or above it.
+    const coverage = 1 - 2 * below;
+    if (coverage < minCoverage) break;
+    best = { low: sorted[k - 1]!, high: sorted[n - k]!, coverage };
+    term = (term * (n - k + 1)) / k;
+    below += term;
+  }
+  return best;
+}
+
 function summarise(runs: RunResult[]): PhaseSummary {
   const summary: PhaseSummary = {
     runs,
@@ -557,6 +592,11 @@ function signed(ms: number): string {
   return `${ms >= 0 ? '+' : ''}${ms.toFixed(2)}`;
 }
 
+function intervalText(interval: Verdict['p99DeltaInterval']): string {
+  if (interval === undefined) return '';
+  return `; median within ${signed(interval.low)} to ${signed(interval.high)} at ${Math.floor(interval.coverage * 100)}%`;
+}
+
 function judge(candidate: TargetResult, baseline: TargetResult | undefined, target: BenchTarget | undefined): Verdict {
   const minRatio = target?.minThroughputRatio ?? THRESHOLDS.minThroughputRatio;
   const judgeP99 = target?.judgeP99 ?? true;
@@ -574,7 +614,11 @@ function judge(candidate: TargetResult, baseline: TargetResult | undefined, targ
       candidate.pairedRatios !== undefined && candidate.pairedRatios.length > 0 ? median(candidate.pairedRatios) : candidate.closed.rps / baseline.closed.rps;
   }
   const deltas = candidate.pairedP99DeltasMs;
-  if (deltas !== undefined && deltas.length > 0) verdict.p99DeltaMs = median(deltas);
+  if (deltas !== undefined && deltas.length > 0) {
+    verdict.p99DeltaMs = median(deltas);
+    const interval = medianInterval(deltas);
+    if (interval !== undefined) verdict.p99DeltaInterval = interval;
+  }
   else if (candidate.fixedRate !== undefined && baseline.fixedRate !== undefined) verdict.p99DeltaMs = candidate.fixedRate.p99 - baseline.fixedRate.p99;
   const phases = [candidate.closed, candidate.fixedRate, baseline.closed, baseline.fixedRate].filter((p) => p !== undefined);
   if (!phases.every(isClean)) {
@@ -594,7 +638,7 @@ function judge(candidate: TargetResult, baseline: TargetResult | undefined, targ
     (foreign > FOREIGN_CPU_FLAG_PCT ? `other processes used up to ${Math.round(foreign)}% CPU during runs; ` : '') +
     `throughput ${verdict.throughputRatio.toFixed(2)}x baseline (need >= ${minRatio}) ${ratioOk ? 'ok' : 'FAIL'}, ` +
     `fixed-rate p99 ${signed(verdict.p99DeltaMs)} ms vs baseline` +
-    (deltas !== undefined && deltas.length > 1 ? ` (pairs ${signed(Math.min(...deltas))} to ${signed(Math.max(...deltas))}) ` : ' ') +
+    (deltas !== undefined && deltas.length > 1 ? ` (pairs ${signed(Math.min(...deltas))} to ${signed(Math.max(...deltas))}${intervalText(verdict.p99DeltaInterval)}) ` : ' ') +
     (judgeP99 ? `(need <= ${THRESHOLDS.maxP99DeltaMs} ms) ${p99Ok ? 'ok' : 'FAIL'}` : '(no target for this row)');
   return verdict;
 }
