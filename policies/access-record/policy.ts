@@ -36,17 +36,17 @@ const MILLIS = Array.from({ length: 1000 }, (_, ms) => `${String(ms).padStart(3,
  */
 export function createIsoClock(): (ms: number) => string {
   let second = Number.NaN;
-  let prefix = '';
+  // Undefined outside years 0–9999, where the ISO text has another shape: formatted in full.
+  let prefix: string | undefined;
   return (ms) => {
     const whole = Math.floor(ms);
-    // Outside years 0–9999 the ISO text has another shape: rare enough to format in full.
-    if (whole < -62_167_219_200_000 || whole >= 253_402_300_800_000) return new Date(whole).toISOString();
     const s = Math.floor(whole / 1000);
     if (s !== second) {
       second = s;
-      prefix = new Date(s * 1000).toISOString().slice(0, 20); // "2026-11-27T19:22:33."
+      const text = new Date(s * 1000).toISOString();
+      prefix = text.length === 24 ? text.slice(0, 20) : undefined; // "2026-11-27T19:22:33."
     }
-    return prefix + MILLIS[whole - s * 1000]!;
+    return prefix === undefined ? new Date(whole).toISOString() : prefix + MILLIS[whole - s * 1000]!;
   };
 }
 

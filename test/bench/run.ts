@@ -183,7 +183,7 @@ export interface Verdict {
    * Where the median delta lies with the given chance (`medianInterval` of the pairs): when it
    * spans the target, the runs could not tell pass from fail, whatever the verdict says.
    */
-  p99DeltaInterval?: { low: number; high: number; coverage: number };
+  p99DeltaInterval?: MedianInterval;
   /** `unreliable`: other processes used the CPU during the runs, so pass/fail means little. */
   result: 'pass' | 'fail' | 'unreliable' | 'invalid' | 'n/a';
   reason: string;
@@ -265,9 +265,9 @@ async function waitForQuiet(quiet: QuietSpec): Promise<{ waitedMs: number; quiet
 
 /** What the run log says of the wait before a run: nothing when one look at the machine sufficed. */
 function quietNote(result: RunResult): string {
-  const waited = Math.round(result.quietWaitMs ?? 0);
-  if (result.startedBusy === true) return `  (machine not quiet after ${waited} ms)`;
-  return (result.quietWaitMs ?? 0) > QUIET_WINDOW_MS * 1.5 ? `  (waited ${waited} ms for quiet)` : '';
+  const waited = result.quietWaitMs ?? 0;
+  if (result.startedBusy === true) return `  (machine not quiet after ${Math.round(waited)} ms)`;
+  return waited > QUIET_WINDOW_MS * 1.5 ? `  (waited ${Math.round(waited)} ms for quiet)` : '';
 }
 
 /** CPU time (user + system) of one live process, in ms; 0 once it is gone. */
@@ -434,6 +434,13 @@ function median(values: number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
+/** Where the median of what a sample measures lies, with the chance `coverage`. */
+export interface MedianInterval {
+  low: number;
+  high: number;
+  coverage: number;
+}
+
 /** How likely the median lies in a distribution-free interval of the sample (at least this). */
 const MEDIAN_INTERVAL_COVERAGE = 0.85;
 
@@ -445,14 +452,14 @@ const MEDIAN_INTERVAL_COVERAGE = 0.85;
  * @example
  * medianInterval([-4, -2, -1, 0, 0.5, 1, 2, 3, 5, 9]); // { low: -1, high: 3, coverage: 0.891 }
  */
-export function medianInterval(values: readonly number[], minCoverage = MEDIAN_INTERVAL_COVERAGE): { low: number; high: number; coverage: number } | undefined {
+export function medianInterval(values: readonly number[], minCoverage = MEDIAN_INTERVAL_COVERAGE): MedianInterval | undefined {
   const n = values.length;
   if (n < 5) return undefined;
   const sorted = [...values].sort((a, b) => a - b);
   // X ~ Binomial(n, 1/2) counts the values below the median; `below` is P(X <= k - 1).
   let term = 1 / 2 ** n;
   let below = term;
-  let best: { low: number; high: number; coverage: number } | undefined;
+  let best: MedianInterval | undefined;
   for (let k = 1; k <= Math.floor(n / 2); k++) {
     // The median lies in [x(k), x(n-k+1)] unless fewer than k values fall below it or above it.
     const coverage = 1 - 2 * below;
@@ -592,7 +599,7 @@ function signed(ms: number): string {
   return `${ms >= 0 ? '+' : ''}${ms.toFixed(2)}`;
 }
 
-function intervalText(interval: Verdict['p99DeltaInterval']): string {
+function intervalText(interval: MedianInterval | undefined): string {
   if (interval === undefined) return '';
   return `; median within ${signed(interval.low)} to ${signed(interval.high)} at ${Math.floor(interval.coverage * 100)}%`;
 }
@@ -618,8 +625,7 @@ function judge(candidate: TargetResult, baseline: TargetResult | undefined, targ
     verdict.p99DeltaMs = median(deltas);
     const interval = medianInterval(deltas);
     if (interval !== undefined) verdict.p99DeltaInterval = interval;
-  }
-  else if (candidate.fixedRate !== undefined && baseline.fixedRate !== undefined) verdict.p99DeltaMs = candidate.fixedRate.p99 - baseline.fixedRate.p99;
+  } else if (candidate.fixedRate !== undefined && baseline.fixedRate !== undefined) verdict.p99DeltaMs = candidate.fixedRate.p99 - baseline.fixedRate.p99;
   const phases = [candidate.closed, candidate.fixedRate, baseline.closed, baseline.fixedRate].filter((p) => p !== undefined);
   if (!phases.every(isClean)) {
     verdict.result = 'invalid';
