@@ -604,7 +604,16 @@ function intervalText(interval: MedianInterval | undefined): string {
   return `; median within ${signed(interval.low)} to ${signed(interval.high)} at ${Math.floor(interval.coverage * 100)}%`;
 }
 
-function judge(candidate: TargetResult, baseline: TargetResult | undefined, target: BenchTarget | undefined): Verdict {
+/**
+ * The verdict of one candidate row against the baseline: the median of its paired ratios and
+ * p99 differences against the row's targets, `invalid` when any run had errors, `unreliable`
+ * when other processes used the CPU meanwhile.
+ *
+ * @example
+ * const verdict = judge(candidateResult, baselineResult, TARGETS[2]);
+ * if (verdict.result !== 'pass') console.log(verdict.reason);
+ */
+export function judge(candidate: TargetResult, baseline: TargetResult | undefined, target: BenchTarget | undefined): Verdict {
   const minRatio = target?.minThroughputRatio ?? THRESHOLDS.minThroughputRatio;
   const judgeP99 = target?.judgeP99 ?? true;
   const verdict: Verdict = { target: candidate.name, result: 'n/a', reason: '' };
