@@ -1,7 +1,7 @@
 /** @module Benchmark runner: upstream direct vs http-proxy baseline vs gateway, closed loop and fixed rate, on loopback. */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -125,6 +125,14 @@ export interface BenchOptions {
    * Redis expiring its keys) otherwise lands in the next run, whichever target that is.
    */
   quiet?: QuietSpec;
+  /**
+   * Keep idle CPUs polling for the bench's duration (Linux PM QoS: `/dev/cpu_dma_latency` held
+   * at 0, as cyclictest and tuned's latency profiles do), when the runner may. Waking a halted
+   * vCPU here takes an IPI through the hypervisor: a pipe ping-pong across the two cores took
+   * 97 µs per round trip with halting allowed and 11 µs without, and at half rate every request
+   * woke the servers' core so; the paced client's sends paid for it in stalls of its own.
+   */
+  idlePolling?: boolean;
   log: (line: string) => void;
 }
 
@@ -204,6 +212,8 @@ export interface BenchReport {
   cpu: string;
   pinned: boolean;
   pinningNote: string;
+  /** What became of `idlePolling`: held, or why not. */
+  idlePollingNote?: string;
   /** CPU other processes used in the second before the bench, in % of one core (Linux only). */
   preflightForeignCpuPct?: number;
   settings: Omit<BenchOptions, 'targets' | 'shapes' | 'log'>;
@@ -294,6 +304,28 @@ function detectPinning(): Pinning {
     return { pinned: true, note: 'servers pinned to core 0, load generator to core 1 (taskset)' };
   }
   return { pinned: false, note: 'taskset unavailable or fewer than 2 cores: running UNPINNED' };
+}
+
+interface IdlePolling {
+  note: string;
+  release(): void;
+}
+
+/**
+ * Asks the kernel to keep every CPU out of idle states with an exit latency (PM QoS), until
+ * `release`. Needs write access to `/dev/cpu_dma_latency` (root); without it, says why.
+ */
+function holdIdlePolling(): IdlePolling {
+  let fd: number;
+  try {
+    fd = openSync('/dev/cpu_dma_latency', 'w');
+    const zero = Buffer.alloc(4);
+    zero.writeInt32LE(0);
+    writeSync(fd, zero);
+  } catch (error) {
+    return { note: `idle CPUs may halt (PM QoS unavailable: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, release() {} };
+  }
+  return { note: 'idle CPUs kept polling (PM QoS cpu_dma_latency 0)', release: () => closeSync(fd) };
 }
 
 /** Tracks every child so they are killed on success, error, SIGINT or exit. */
@@ -746,6 +778,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   process.once('exit', onExit);
   const startedAt = new Date().toISOString();
   options.log(pinning.note);
+  const idle = options.idlePolling === true ? holdIdlePolling() : undefined;
+  if (idle !== undefined) options.log(idle.note);
   const preflightForeignCpuPct = await sampleForeignCpuPct();
   if (preflightForeignCpuPct !== undefined && preflightForeignCpuPct > FOREIGN_CPU_FLAG_PCT) {
     options.log(`WARNING: other processes use ${Math.round(preflightForeignCpuPct)}% CPU before the bench; figures will be skewed`);
@@ -760,6 +794,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       cpu: `${cpus()[0]?.model ?? 'unknown'} x${cpus().length}`,
       pinned: pinning.pinned,
       pinningNote: pinning.note,
+      ...(idle === undefined ? {} : { idlePollingNote: idle.note }),
       ...(preflightForeignCpuPct === undefined ? {} : { preflightForeignCpuPct }),
       settings: {
         durationSec: options.durationSec,
@@ -769,11 +804,13 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
         connections: options.connections,
         fixedRate: options.fixedRate,
         ...(options.quiet === undefined ? {} : { quiet: options.quiet }),
+        ...(options.idlePolling === undefined ? {} : { idlePolling: options.idlePolling }),
       },
       shapes,
     };
   } finally {
     await group.stopAll();
+    idle?.release();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     process.off('exit', onExit);
@@ -855,7 +892,7 @@ export function formatReport(report: BenchReport): string {
   }
   lines.push('');
   lines.push(
-    `${report.pinningNote}; ${report.settings.connections} connections; ` +
+    `${report.pinningNote}; ${report.idlePollingNote === undefined ? '' : `${report.idlePollingNote}; `}${report.settings.connections} connections; ` +
       (report.settings.closed === undefined
         ? ''
         : `closed loop ${report.settings.closed.runs} pairs of ${report.settings.closed.warmupSec} s warm-up + ${report.settings.closed.durationSec} s; `) +
@@ -965,6 +1002,9 @@ async function main(): Promise<void> {
     // Runs right after the Redis row's paced runs had a median p99 of 8 ms against 3.4 ms for
     // the others, and in every other round that run was the baseline's beside (c).
     quiet: { maxMs: 5000, cpuPct: 5 },
+    // At half rate the servers' core idles between requests; waking it from a halt cost the
+    // paced client an IPI through the hypervisor per request, and the stalls that followed.
+    idlePolling: process.env.BENCH_IDLE_POLLING !== 'off',
     log: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(`${formatReport(report)}\n`);
