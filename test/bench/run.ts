@@ -129,7 +129,7 @@ export interface BenchOptions {
    * Keep idle CPUs polling for the bench's duration (Linux PM QoS: `/dev/cpu_dma_latency` held
    * at 0, as cyclictest and tuned's latency profiles do), when the runner may. Waking a halted
    * vCPU here takes an IPI through the hypervisor: a pipe ping-pong across the two cores took
-   * 97 µs per round trip with halting allowed and 11 µs without, and at half rate every request
+   * 85-97 µs per round trip with halting allowed and 11-20 µs without, and at half rate every request
    * woke the servers' core so; the paced client's sends paid for it in stalls of its own.
    */
   idlePolling?: boolean;
@@ -316,16 +316,19 @@ interface IdlePolling {
  * `release`. Needs write access to `/dev/cpu_dma_latency` (root); without it, says why.
  */
 function holdIdlePolling(): IdlePolling {
-  let fd: number;
+  let fd: number | undefined;
   try {
     fd = openSync('/dev/cpu_dma_latency', 'w');
     const zero = Buffer.alloc(4);
     zero.writeInt32LE(0);
     writeSync(fd, zero);
   } catch (error) {
+    if (fd !== undefined) closeSync(fd);
     return { note: `idle CPUs may halt (PM QoS unavailable: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, release() {} };
   }
-  return { note: 'idle CPUs kept polling (PM QoS cpu_dma_latency 0)', release: () => closeSync(fd) };
+  const held = fd;
+  // The kernel drops the request when the descriptor closes, on any exit of this process too.
+  return { note: 'idle CPUs kept polling (PM QoS cpu_dma_latency 0)', release: () => closeSync(held) };
 }
 
 /** Tracks every child so they are killed on success, error, SIGINT or exit. */
