@@ -129,8 +129,8 @@ export interface BenchOptions {
    * Keep idle CPUs polling for the bench's duration (Linux PM QoS: `/dev/cpu_dma_latency` held
    * at 0, as cyclictest and tuned's latency profiles do), when the runner may. Waking a halted
    * vCPU here takes an IPI through the hypervisor: a pipe ping-pong across the two cores took
-   * 85-97 µs per round trip with halting allowed and 11-20 µs without, and at half rate every request
-   * woke the servers' core so; the paced client's sends paid for it in stalls of its own.
+   * 85-97 µs per round trip with halting allowed and 11-20 µs without, and at half rate every
+   * request woke the servers' core so; the paced client's sends paid for it in stalls of its own.
    */
   idlePolling?: boolean;
   log: (line: string) => void;
@@ -306,7 +306,8 @@ function detectPinning(): Pinning {
   return { pinned: false, note: 'taskset unavailable or fewer than 2 cores: running UNPINNED' };
 }
 
-interface IdlePolling {
+export interface IdlePolling {
+  held: boolean;
   note: string;
   release(): void;
 }
@@ -314,21 +315,23 @@ interface IdlePolling {
 /**
  * Asks the kernel to keep every CPU out of idle states with an exit latency (PM QoS), until
  * `release`. Needs write access to `/dev/cpu_dma_latency` (root); without it, says why.
+ *
+ * @example
+ * const idle = holdIdlePolling();
+ * try { await measure(); } finally { idle.release(); }
  */
-function holdIdlePolling(): IdlePolling {
+export function holdIdlePolling(): IdlePolling {
   let fd: number | undefined;
   try {
     fd = openSync('/dev/cpu_dma_latency', 'w');
-    const zero = Buffer.alloc(4);
-    zero.writeInt32LE(0);
-    writeSync(fd, zero);
+    writeSync(fd, Buffer.alloc(4)); // the latency as a native int32: 0 µs
+    // The kernel drops the request when the descriptor closes, on any exit of this process too.
+    return { held: true, note: 'idle CPUs kept polling (PM QoS cpu_dma_latency 0)', release: closeSync.bind(null, fd) };
   } catch (error) {
     if (fd !== undefined) closeSync(fd);
-    return { note: `idle CPUs may halt (PM QoS unavailable: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, release() {} };
+    const why = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    return { held: false, note: `idle CPUs may halt (PM QoS unavailable: ${why})`, release() {} };
   }
-  const held = fd;
-  // The kernel drops the request when the descriptor closes, on any exit of this process too.
-  return { note: 'idle CPUs kept polling (PM QoS cpu_dma_latency 0)', release: () => closeSync(held) };
 }
 
 /** Tracks every child so they are killed on success, error, SIGINT or exit. */
