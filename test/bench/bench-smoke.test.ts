@@ -40,6 +40,11 @@ test('bench harness measures the upstream directly and through the baseline prox
       assert.equal(closed.non2xx, 0);
       // Each run waited for the machine to go quiet first (at least one look at it).
       for (const run of [...closed.runs, ...(target.fixedRate?.runs ?? [])]) assert.ok((run.quietWaitMs ?? -1) >= 200, `${target.name} waited for quiet`);
+      // On Linux every run says how much CPU the hypervisor withheld meanwhile (usually 0).
+      if (process.platform === 'linux') {
+        for (const run of closed.runs) assert.ok(typeof run.stealPct === 'number' && run.stealPct >= 0, `${target.name} run has a steal figure`);
+        assert.equal(closed.maxStealPct, Math.max(...closed.runs.map((run) => run.stealPct!)));
+      }
     }
     // The candidate's throughput ratio is the median of its runs paired with adjacent baseline runs.
     const twin = shape.targets.find((target) => target.name === 'twin');

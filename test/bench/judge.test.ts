@@ -58,6 +58,17 @@ test('errors in any run make the verdict invalid; a busy machine makes it unreli
   assert.match(verdict.reason, /^other processes used up to 40% CPU during runs; /);
 });
 
+test('CPU the hypervisor withheld (steal) during any run, the baseline\'s included, makes the verdict unreliable', () => {
+  const candidate = result('gateway', 'candidate', { pairedRatios: TEN_RATIOS, pairedP99DeltasMs: [0, 0, 0, 0, 0] });
+  const contended = { ...BASELINE, fixedRate: { ...BASELINE.fixedRate!, maxStealPct: 48 } };
+  const verdict = judge(candidate, contended, ROW);
+  assert.equal(verdict.result, 'unreliable');
+  assert.match(verdict.reason, /^the hypervisor withheld up to 48% of a core \(steal\) during runs; throughput 0\.85x/);
+  // A few ticks of steal (10 ms each) are noise, not contention.
+  const calm = { ...BASELINE, fixedRate: { ...BASELINE.fixedRate!, maxStealPct: 3 } };
+  assert.equal(judge(candidate, calm, ROW).result, 'pass');
+});
+
 test('no verdict without a measured baseline or a fixed-rate phase', () => {
   const candidate = result('gateway', 'candidate', { pairedRatios: TEN_RATIOS });
   assert.equal(judge(candidate, undefined, ROW).reason, 'baseline not measured');

@@ -143,6 +143,12 @@ export interface RunResult extends LoadResult {
    * (Linux only). Anything else busy on the machine skews every figure of that run.
    */
   foreignCpuPct?: number;
+  /**
+   * CPU time the hypervisor withheld from this VM's CPUs while they had work (`steal` in
+   * /proc/stat) during the run, in % of one core (Linux only). Time stolen from a server or the
+   * load generator stalls it, whatever its code does.
+   */
+  stealPct?: number;
   /** How long the runner waited for the machine to go quiet before this run, in ms. */
   quietWaitMs?: number;
   /** The run started although the machine had not gone quiet within `quiet.maxMs`. */
@@ -163,6 +169,8 @@ export interface PhaseSummary {
   maxGeneratorStallMs?: number;
   /** Largest `foreignCpuPct` of any run. */
   maxForeignCpuPct?: number;
+  /** Largest `stealPct` of any run. */
+  maxStealPct?: number;
   /** Runs that started although the machine had not gone quiet within `quiet.maxMs`. */
   startedBusy?: number;
 }
@@ -192,7 +200,10 @@ export interface Verdict {
    * spans the target, the runs could not tell pass from fail, whatever the verdict says.
    */
   p99DeltaInterval?: MedianInterval;
-  /** `unreliable`: other processes used the CPU during the runs, so pass/fail means little. */
+  /**
+   * `unreliable`: other processes used the CPU, or the hypervisor withheld it, during the runs,
+   * so pass/fail means little.
+   */
   result: 'pass' | 'fail' | 'unreliable' | 'invalid' | 'n/a';
   reason: string;
 }
@@ -216,6 +227,8 @@ export interface BenchReport {
   idlePollingNote?: string;
   /** CPU other processes used in the second before the bench, in % of one core (Linux only). */
   preflightForeignCpuPct?: number;
+  /** CPU the hypervisor withheld in the second before the bench, in % of one core (Linux only). */
+  preflightStealPct?: number;
   settings: Omit<BenchOptions, 'targets' | 'shapes' | 'log'>;
   shapes: ShapeResult[];
 }
@@ -229,6 +242,12 @@ const STOP_GRACE_MS = 2_000;
 const STALL_FLAG_RATIO = 0.01;
 /** Foreign CPU above this (% of one core) during a run marks the figures unreliable. */
 const FOREIGN_CPU_FLAG_PCT = 10;
+/**
+ * Steal above this (% of one core) during a run marks the figures unreliable. On this VM steal
+ * read 0 in earlier sessions; with the host contended (2026-11-28) it read ~8 % of a core idle
+ * and ~50 % under load, and the bare baseline proxy answered 300-1,500 req/s, not 3,000-12,000.
+ */
+const STEAL_FLAG_PCT = 5;
 /** Linux USER_HZ: /proc reports CPU time in 10 ms ticks. */
 const MS_PER_TICK = 10;
 
@@ -243,17 +262,37 @@ function machineCpuMs(): number | undefined {
   }
 }
 
-/** Watches the machine for `windowMs`: how busy are processes that are not this one? */
-async function sampleForeignCpuPct(windowMs = 1000): Promise<number | undefined> {
+/** CPU time the hypervisor withheld from all CPUs since boot (`steal`), in ms; undefined off Linux or where not reported. */
+function machineStealMs(): number | undefined {
+  try {
+    const steal = Number(readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]?.trim().split(/\s+/)[8]);
+    return Number.isFinite(steal) ? steal * MS_PER_TICK : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the machine did over a window, in % of one core. */
+interface MachineSample {
+  foreignCpuPct: number | undefined;
+  stealPct: number | undefined;
+}
+
+/** Watches the machine for `windowMs`: how busy are processes that are not this one, and how much did the hypervisor withhold? */
+async function sampleMachine(windowMs = 1000): Promise<MachineSample> {
   const before = machineCpuMs();
+  const stealBefore = machineStealMs();
   const runnerBefore = process.cpuUsage();
   const startedAt = performance.now();
   await new Promise((done) => setTimeout(done, windowMs));
   const after = machineCpuMs();
-  if (before === undefined || after === undefined) return undefined;
+  const stealAfter = machineStealMs();
+  const wallMs = performance.now() - startedAt;
   const runner = process.cpuUsage(runnerBefore);
-  const foreignMs = after - before - (runner.user + runner.system) / 1000;
-  return Math.max(0, (foreignMs / (performance.now() - startedAt)) * 100);
+  return {
+    foreignCpuPct: before === undefined || after === undefined ? undefined : Math.max(0, ((after - before - (runner.user + runner.system) / 1000) / wallMs) * 100),
+    stealPct: stealBefore === undefined || stealAfter === undefined ? undefined : ((stealAfter - stealBefore) / wallMs) * 100,
+  };
 }
 
 /** Length of one look at the machine while waiting for it to go quiet (CPU time comes in 10 ms ticks). */
@@ -266,7 +305,7 @@ const QUIET_WINDOW_MS = 250;
 async function waitForQuiet(quiet: QuietSpec): Promise<{ waitedMs: number; quiet: boolean }> {
   const startedAt = performance.now();
   for (;;) {
-    const busy = await sampleForeignCpuPct(QUIET_WINDOW_MS);
+    const busy = (await sampleMachine(QUIET_WINDOW_MS)).foreignCpuPct;
     const waitedMs = performance.now() - startedAt;
     if (busy === undefined || busy < quiet.cpuPct) return { waitedMs, quiet: true };
     if (waitedMs >= quiet.maxMs) return { waitedMs, quiet: false };
@@ -436,6 +475,7 @@ async function runLoadProcess(group: ProcessGroup, spec: LoadSpec): Promise<RunR
   const serverPids = group.pids();
   const serversBefore = serverPids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
   const machineBefore = machineCpuMs();
+  const stealBefore = machineStealMs();
   const runnerBefore = process.cpuUsage();
   const startedAt = performance.now();
   const child = group.spawnNode(1, join(BENCH_DIR, 'load.ts'), [JSON.stringify(spec)]);
@@ -454,6 +494,8 @@ async function runLoadProcess(group: ProcessGroup, spec: LoadSpec): Promise<RunR
   }
   const result = JSON.parse(lastLine) as RunResult;
   const machineAfter = machineCpuMs();
+  const stealAfter = machineStealMs();
+  if (stealBefore !== undefined && stealAfter !== undefined) result.stealPct = ((stealAfter - stealBefore) / (performance.now() - startedAt)) * 100;
   if (machineBefore !== undefined && machineAfter !== undefined && result.cpuMs !== undefined) {
     const serversUsed = serverPids.reduce((sum, pid) => sum + processCpuMs(pid), 0) - serversBefore;
     const runner = process.cpuUsage(runnerBefore);
@@ -521,6 +563,8 @@ function summarise(runs: RunResult[]): PhaseSummary {
   };
   const foreign = runs.flatMap((r) => (r.foreignCpuPct === undefined ? [] : [r.foreignCpuPct]));
   if (foreign.length > 0) summary.maxForeignCpuPct = Math.max(...foreign);
+  const stolen = runs.flatMap((r) => (r.stealPct === undefined ? [] : [r.stealPct]));
+  if (stolen.length > 0) summary.maxStealPct = Math.max(...stolen);
   const busy = runs.filter((r) => r.startedBusy === true).length;
   if (busy > 0) summary.startedBusy = busy;
   const stalls = runs.flatMap((r) => (r.generatorStallMs === undefined ? [] : [r.generatorStallMs]));
@@ -604,6 +648,7 @@ async function measureInterleaved(
         `${Math.round(result.rps)} req/s  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms` +
         (result.errors + result.non2xx > 0 ? `  ERRORS ${result.errors} non-2xx ${result.non2xx}` : '') +
         ((result.foreignCpuPct ?? 0) > FOREIGN_CPU_FLAG_PCT ? `  (other processes used ${Math.round(result.foreignCpuPct ?? 0)}% CPU)` : '') +
+        ((result.stealPct ?? 0) > STEAL_FLAG_PCT ? `  (steal ${Math.round(result.stealPct ?? 0)}% of a core)` : '') +
         quietNote(result),
     );
     return result;
@@ -645,7 +690,7 @@ function intervalText(interval: MedianInterval | undefined): string {
 /**
  * The verdict of one candidate row against the baseline: the median of its paired ratios and
  * p99 differences against the row's targets, `invalid` when any run had errors, `unreliable`
- * when other processes used the CPU meanwhile.
+ * when other processes used the CPU, or the hypervisor withheld it, meanwhile.
  *
  * @example
  * const verdict = judge(candidateResult, baselineResult, TARGETS[2]);
@@ -686,9 +731,11 @@ export function judge(candidate: TargetResult, baseline: TargetResult | undefine
   const ratioOk = verdict.throughputRatio >= minRatio;
   const p99Ok = !judgeP99 || verdict.p99DeltaMs <= THRESHOLDS.maxP99DeltaMs;
   const foreign = Math.max(...phases.map((p) => p.maxForeignCpuPct ?? 0));
-  verdict.result = foreign > FOREIGN_CPU_FLAG_PCT ? 'unreliable' : ratioOk && p99Ok ? 'pass' : 'fail';
+  const stolen = Math.max(...phases.map((p) => p.maxStealPct ?? 0));
+  verdict.result = foreign > FOREIGN_CPU_FLAG_PCT || stolen > STEAL_FLAG_PCT ? 'unreliable' : ratioOk && p99Ok ? 'pass' : 'fail';
   verdict.reason =
     (foreign > FOREIGN_CPU_FLAG_PCT ? `other processes used up to ${Math.round(foreign)}% CPU during runs; ` : '') +
+    (stolen > STEAL_FLAG_PCT ? `the hypervisor withheld up to ${Math.round(stolen)}% of a core (steal) during runs; ` : '') +
     `throughput ${verdict.throughputRatio.toFixed(2)}x baseline (need >= ${minRatio}) ${ratioOk ? 'ok' : 'FAIL'}, ` +
     `fixed-rate p99 ${signed(verdict.p99DeltaMs)} ms vs baseline` +
     (deltas !== undefined && deltas.length > 1 ? ` (pairs ${signed(Math.min(...deltas))} to ${signed(Math.max(...deltas))}${intervalText(verdict.p99DeltaInterval)}) ` : ' ') +
@@ -786,9 +833,12 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   options.log(pinning.note);
   const idle = options.idlePolling === true ? holdIdlePolling() : undefined;
   if (idle !== undefined) options.log(idle.note);
-  const preflightForeignCpuPct = await sampleForeignCpuPct();
+  const { foreignCpuPct: preflightForeignCpuPct, stealPct: preflightStealPct } = await sampleMachine();
   if (preflightForeignCpuPct !== undefined && preflightForeignCpuPct > FOREIGN_CPU_FLAG_PCT) {
     options.log(`WARNING: other processes use ${Math.round(preflightForeignCpuPct)}% CPU before the bench; figures will be skewed`);
+  }
+  if (preflightStealPct !== undefined && preflightStealPct > STEAL_FLAG_PCT) {
+    options.log(`WARNING: the hypervisor withholds ${Math.round(preflightStealPct)}% of a core (steal) before the bench; figures will be skewed`);
   }
   try {
     const shapes: ShapeResult[] = [];
@@ -802,6 +852,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       pinningNote: pinning.note,
       ...(idle === undefined ? {} : { idlePollingNote: idle.note }),
       ...(preflightForeignCpuPct === undefined ? {} : { preflightForeignCpuPct }),
+      ...(preflightStealPct === undefined ? {} : { preflightStealPct }),
       settings: {
         durationSec: options.durationSec,
         warmupSec: options.warmupSec,
@@ -845,6 +896,8 @@ function flagsOf(result: TargetResult, durationSec: number): string {
     if (rates.some((ratio) => ratio < 0.95)) flags.push(`${phase}: rate not sustained (${Math.round(Math.min(...rates) * 100)}% of target)`);
     const foreign = summary.maxForeignCpuPct;
     if (foreign !== undefined && foreign > FOREIGN_CPU_FLAG_PCT) flags.push(`${phase}: machine busy, others used ${Math.round(foreign)}% CPU`);
+    const stolen = summary.maxStealPct;
+    if (stolen !== undefined && stolen > STEAL_FLAG_PCT) flags.push(`${phase}: hypervisor withheld ${Math.round(stolen)}% of a core (steal)`);
     if (summary.startedBusy !== undefined) flags.push(`${phase}: ${summary.startedBusy} run(s) started before the machine went quiet`);
     const stall = summary.maxGeneratorStallMs;
     if (stall !== undefined && stall > durationSec * 1000 * STALL_FLAG_RATIO) {
@@ -911,6 +964,9 @@ export function formatReport(report: BenchReport): string {
   );
   if (report.preflightForeignCpuPct !== undefined && report.preflightForeignCpuPct > FOREIGN_CPU_FLAG_PCT) {
     lines.push(`WARNING: other processes used ${Math.round(report.preflightForeignCpuPct)}% of a core just before the bench.`);
+  }
+  if (report.preflightStealPct !== undefined && report.preflightStealPct > STEAL_FLAG_PCT) {
+    lines.push(`WARNING: the hypervisor withheld ${Math.round(report.preflightStealPct)}% of a core (steal) just before the bench.`);
   }
   lines.push(
     'Closed-loop latencies come from autocannon (1 ms resolution). /base is the median over runs of each candidate ' +
