@@ -36,6 +36,7 @@ import type { Logger } from '../../control-plane/errors.js';
 import { attachControlPlane } from '../../control-plane/server.js';
 import { clientToken, loginAs } from '../control-plane/dev-idp-login.js';
 import { openFreshStore, postgresReachable, type FreshStore } from '../support/stores.js';
+import { stealWarning, watchSteal } from './steal.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -275,6 +276,8 @@ export interface EngineReport {
    * machine take cores from the store and this process, and the figures with them.
    */
   loadAverage?: { start: number; end: number };
+  /** CPU the hypervisor withheld during the engine's run, in % of one core (Linux only). */
+  stealPct?: number;
   pass?: boolean;
 }
 
@@ -525,7 +528,13 @@ export async function runAuditQueriesBench(options: AuditBenchOptions): Promise<
     databaseUrl: options.databaseUrl ?? process.env.TEST_DATABASE_URL ?? DEFAULT_DATABASE_URL,
   };
   const engines: EngineReport[] = [];
-  for (const engine of full.engines) engines.push(await benchEngine(engine, full, log));
+  for (const engine of full.engines) {
+    const stealSince = watchSteal();
+    const report = await benchEngine(engine, full, log);
+    const stealPct = stealSince();
+    if (stealPct !== undefined) report.stealPct = stealPct;
+    engines.push(report);
+  }
   return {
     records: full.records,
     targets: TARGETS,
@@ -559,6 +568,8 @@ export function formatAuditQueries(report: AuditBenchReport): string {
       if (next !== undefined) lines.push(row(`${kind} next page`, next));
       lines.push(row(`${kind} (HTTP)`, httpQueries[kind]));
     }
+    const steal = stealWarning(e.stealPct, `during the ${e.engine} run`);
+    if (steal !== undefined) lines.push(`    ${steal}`);
     lines.push(`    ${e.pass === true ? 'PASS' : 'FAIL'}`);
   }
   lines.push(`  ${report.pass ? 'PASS' : 'FAIL'}`);

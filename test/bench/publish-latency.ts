@@ -28,6 +28,7 @@ import { clientToken, loginAs } from '../control-plane/dev-idp-login.js';
 import { startRecordingUpstream } from '../support/upstream.js';
 import { freePorts } from '../support/ports.js';
 import { GATEWAY_NODE_FLAGS } from '../../gateway/node-flags.js';
+import { stealWarning, watchSteal } from './steal.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The acceptance target: p99 of publish-to-enforced on both nodes. */
@@ -60,6 +61,8 @@ export interface PublishLatencyReport {
   /** Both nodes reported the final snapshot's hash to the control plane. */
   nodesReportedCurrent: boolean;
   environment: { node: string; cpus: number; store: 'sqlite'; gateways: 'separate processes (gateway/main.ts, tsx, the gateway node flags)' };
+  /** CPU the hypervisor withheld during the publishes, in % of one core (Linux only). */
+  stealPct?: number;
 }
 
 const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {} };
@@ -232,6 +235,7 @@ export async function runPublishLatencyBench(options: PublishLatencyOptions): Pr
     const latenciesMs: number[] = [];
     const perNodeMs: number[][] = [];
     const publishCallMs: number[] = [];
+    const stealSince = watchSteal();
     for (let n = 1; n <= options.publishes; n++) {
       const etag = await prepareVersion(n);
       const probe = `/bench/v1/probe-${n}`;
@@ -258,8 +262,10 @@ export async function runPublishLatencyBench(options: PublishLatencyOptions): Pr
       if (!nodesReportedCurrent) await sleep(50);
     }
 
+    const stealPct = stealSince();
     const p99 = percentile(latenciesMs, 99);
     return {
+      ...(stealPct === undefined ? {} : { stealPct }),
       publishes: options.publishes,
       nodes: nodes.length,
       latenciesMs,
@@ -287,6 +293,7 @@ export function formatPublishLatency(report: PublishLatencyReport): string {
     `Publish-to-enforced latency, ${report.nodes} gateway nodes (separate processes), ${report.publishes} publishes through the admin API`,
     `  p50 ${ms(report.p50)}   p95 ${ms(report.p95)}   p99 ${ms(report.p99)}   max ${ms(report.max)}   (publish call itself: p50 ${ms(percentile(report.publishCallMs, 50))})`,
     `  target p99 <= ${report.targetP99Ms} ms; both nodes report the final snapshot: ${report.nodesReportedCurrent ? 'yes' : 'NO'}`,
+    ...[stealWarning(report.stealPct, 'during the publishes')].filter((line) => line !== undefined).map((line) => `  ${line}`),
     `  ${report.pass ? 'PASS' : 'FAIL'}`,
   ].join('\n');
 }

@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { GATEWAY_NODE_FLAGS } from '../../gateway/node-flags.js';
 import type { LoadMode, LoadResult, LoadSpec } from './load.js';
+import { STEAL_FLAG_PCT, stealWarning, watchSteal } from './steal.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = resolve(BENCH_DIR, '../..');
@@ -242,12 +243,6 @@ const STOP_GRACE_MS = 2_000;
 const STALL_FLAG_RATIO = 0.01;
 /** Foreign CPU above this (% of one core) during a run marks the figures unreliable. */
 const FOREIGN_CPU_FLAG_PCT = 10;
-/**
- * Steal above this (% of one core) during a run marks the figures unreliable. On this VM steal
- * read 0 in earlier sessions; with the host contended (2026-11-28) it read ~8 % of a core idle
- * and ~50 % under load, and the bare baseline proxy answered 300-1,500 req/s, not 3,000-12,000.
- */
-const STEAL_FLAG_PCT = 5;
 /** Linux USER_HZ: /proc reports CPU time in 10 ms ticks. */
 const MS_PER_TICK = 10;
 
@@ -262,16 +257,6 @@ function machineCpuMs(): number | undefined {
   }
 }
 
-/** CPU time the hypervisor withheld from all CPUs since boot (`steal`), in ms; undefined off Linux or where not reported. */
-function machineStealMs(): number | undefined {
-  try {
-    const steal = Number(readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]?.trim().split(/\s+/)[8]);
-    return Number.isFinite(steal) ? steal * MS_PER_TICK : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** What the machine did over a window, in % of one core. */
 interface MachineSample {
   foreignCpuPct: number | undefined;
@@ -281,17 +266,17 @@ interface MachineSample {
 /** Watches the machine for `windowMs`: how busy are processes that are not this one, and how much did the hypervisor withhold? */
 async function sampleMachine(windowMs = 1000): Promise<MachineSample> {
   const before = machineCpuMs();
-  const stealBefore = machineStealMs();
+  const stealSince = watchSteal();
   const runnerBefore = process.cpuUsage();
   const startedAt = performance.now();
   await new Promise((done) => setTimeout(done, windowMs));
   const after = machineCpuMs();
-  const stealAfter = machineStealMs();
+  const stealPct = stealSince();
   const wallMs = performance.now() - startedAt;
   const runner = process.cpuUsage(runnerBefore);
   return {
     foreignCpuPct: before === undefined || after === undefined ? undefined : Math.max(0, ((after - before - (runner.user + runner.system) / 1000) / wallMs) * 100),
-    stealPct: stealBefore === undefined || stealAfter === undefined ? undefined : ((stealAfter - stealBefore) / wallMs) * 100,
+    stealPct,
   };
 }
 
@@ -475,7 +460,7 @@ async function runLoadProcess(group: ProcessGroup, spec: LoadSpec): Promise<RunR
   const serverPids = group.pids();
   const serversBefore = serverPids.reduce((sum, pid) => sum + processCpuMs(pid), 0);
   const machineBefore = machineCpuMs();
-  const stealBefore = machineStealMs();
+  const stealSince = watchSteal();
   const runnerBefore = process.cpuUsage();
   const startedAt = performance.now();
   const child = group.spawnNode(1, join(BENCH_DIR, 'load.ts'), [JSON.stringify(spec)]);
@@ -494,8 +479,8 @@ async function runLoadProcess(group: ProcessGroup, spec: LoadSpec): Promise<RunR
   }
   const result = JSON.parse(lastLine) as RunResult;
   const machineAfter = machineCpuMs();
-  const stealAfter = machineStealMs();
-  if (stealBefore !== undefined && stealAfter !== undefined) result.stealPct = ((stealAfter - stealBefore) / (performance.now() - startedAt)) * 100;
+  const stealPct = stealSince();
+  if (stealPct !== undefined) result.stealPct = stealPct;
   if (machineBefore !== undefined && machineAfter !== undefined && result.cpuMs !== undefined) {
     const serversUsed = serverPids.reduce((sum, pid) => sum + processCpuMs(pid), 0) - serversBefore;
     const runner = process.cpuUsage(runnerBefore);
@@ -837,9 +822,8 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   if (preflightForeignCpuPct !== undefined && preflightForeignCpuPct > FOREIGN_CPU_FLAG_PCT) {
     options.log(`WARNING: other processes use ${Math.round(preflightForeignCpuPct)}% CPU before the bench; figures will be skewed`);
   }
-  if (preflightStealPct !== undefined && preflightStealPct > STEAL_FLAG_PCT) {
-    options.log(`WARNING: the hypervisor withholds ${Math.round(preflightStealPct)}% of a core (steal) before the bench; figures will be skewed`);
-  }
+  const preflightSteal = stealWarning(preflightStealPct, 'just before the bench');
+  if (preflightSteal !== undefined) options.log(preflightSteal);
   try {
     const shapes: ShapeResult[] = [];
     for (const shape of options.shapes) shapes.push(await benchShape(group, shape, options));
@@ -965,9 +949,8 @@ export function formatReport(report: BenchReport): string {
   if (report.preflightForeignCpuPct !== undefined && report.preflightForeignCpuPct > FOREIGN_CPU_FLAG_PCT) {
     lines.push(`WARNING: other processes used ${Math.round(report.preflightForeignCpuPct)}% of a core just before the bench.`);
   }
-  if (report.preflightStealPct !== undefined && report.preflightStealPct > STEAL_FLAG_PCT) {
-    lines.push(`WARNING: the hypervisor withheld ${Math.round(report.preflightStealPct)}% of a core (steal) just before the bench.`);
-  }
+  const preflightSteal = stealWarning(report.preflightStealPct, 'just before the bench');
+  if (preflightSteal !== undefined) lines.push(preflightSteal);
   lines.push(
     'Closed-loop latencies come from autocannon (1 ms resolution). /base is the median over runs of each candidate ' +
       'run\'s req/s over the baseline run beside it (order alternating). Fixed-rate figures come from a paced open-loop ' +
