@@ -36,7 +36,7 @@ import type { Logger } from '../../control-plane/errors.js';
 import { attachControlPlane } from '../../control-plane/server.js';
 import { clientToken, loginAs } from '../control-plane/dev-idp-login.js';
 import { openFreshStore, postgresReachable, type FreshStore } from '../support/stores.js';
-import { stealWarning, watchSteal } from './steal.js';
+import { stealWarning, watchSteal } from './machine.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/test';

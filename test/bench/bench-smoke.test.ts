@@ -1,7 +1,7 @@
 /** @module Smoke test for the benchmark harness: it starts servers, loads them and reports sane numbers (never timing assertions). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { runBench, SHAPES, TARGETS } from './run.js';
+import { formatReport, runBench, SHAPES, TARGETS } from './run.js';
 
 // Takes ~15 s on a quiet fast VM and 45-70 s on a slow one (each run first waits up to 2 s for a
 // quiet machine): the timeout only catches a hang.
@@ -23,6 +23,10 @@ test('bench harness measures the upstream directly and through the baseline prox
     log: () => {},
   });
   assert.deepEqual(report.settings.quiet, { maxMs: 2000, cpuPct: 5 });
+  // The machine's memory latency, before and after, is in the report and its text.
+  const latency = report.memoryLatencyNs;
+  assert.ok(latency !== undefined && latency.before > 0 && latency.after > 0 && Number.isFinite(latency.before + latency.after));
+  assert.match(formatReport(report), new RegExp(`Memory latency \\(a random load over 16 MB\\): ${latency.before.toFixed(0)} ns before the runs, ${latency.after.toFixed(0)} ns after\\.`));
 
   assert.equal(report.shapes.length, SHAPES.length);
   for (const shape of report.shapes) {

@@ -28,7 +28,7 @@ import { clientToken, loginAs } from '../control-plane/dev-idp-login.js';
 import { startRecordingUpstream } from '../support/upstream.js';
 import { freePorts } from '../support/ports.js';
 import { GATEWAY_NODE_FLAGS } from '../../gateway/node-flags.js';
-import { stealWarning, watchSteal } from './steal.js';
+import { stealWarning, watchSteal } from './machine.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The acceptance target: p99 of publish-to-enforced on both nodes. */

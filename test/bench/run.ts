@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { GATEWAY_NODE_FLAGS } from '../../gateway/node-flags.js';
 import type { LoadMode, LoadResult, LoadSpec } from './load.js';
-import { STEAL_FLAG_PCT, stealWarning, watchSteal } from './steal.js';
+import { memoryLatencyNs, STEAL_FLAG_PCT, stealWarning, watchSteal } from './machine.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = resolve(BENCH_DIR, '../..');
@@ -230,6 +230,12 @@ export interface BenchReport {
   preflightForeignCpuPct?: number;
   /** CPU the hypervisor withheld in the second before the bench, in % of one core (Linux only). */
   preflightStealPct?: number;
+  /**
+   * A random load over 16 MB before and after the runs, in ns (`memoryLatencyNs`): ~160 when
+   * this VM is in its slow state, in which every Node process, the baseline's too, runs several
+   * times slower.
+   */
+  memoryLatencyNs?: { before: number; after: number };
   settings: Omit<BenchOptions, 'targets' | 'shapes' | 'log'>;
   shapes: ShapeResult[];
 }
@@ -824,9 +830,12 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   }
   const preflightSteal = stealWarning(preflightStealPct, 'just before the bench');
   if (preflightSteal !== undefined) options.log(preflightSteal);
+  const latencyBefore = memoryLatencyNs();
+  options.log(`memory latency (random load over 16 MB): ${latencyBefore.toFixed(0)} ns`);
   try {
     const shapes: ShapeResult[] = [];
     for (const shape of options.shapes) shapes.push(await benchShape(group, shape, options));
+    const latencyAfter = memoryLatencyNs();
     return {
       startedAt,
       finishedAt: new Date().toISOString(),
@@ -837,6 +846,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       ...(idle === undefined ? {} : { idlePollingNote: idle.note }),
       ...(preflightForeignCpuPct === undefined ? {} : { preflightForeignCpuPct }),
       ...(preflightStealPct === undefined ? {} : { preflightStealPct }),
+      memoryLatencyNs: { before: latencyBefore, after: latencyAfter },
       settings: {
         durationSec: options.durationSec,
         warmupSec: options.warmupSec,
@@ -951,6 +961,10 @@ export function formatReport(report: BenchReport): string {
   }
   const preflightSteal = stealWarning(report.preflightStealPct, 'just before the bench');
   if (preflightSteal !== undefined) lines.push(preflightSteal);
+  if (report.memoryLatencyNs !== undefined) {
+    const { before, after } = report.memoryLatencyNs;
+    lines.push(`Memory latency (a random load over 16 MB): ${before.toFixed(0)} ns before the runs, ${after.toFixed(0)} ns after.`);
+  }
   lines.push(
     'Closed-loop latencies come from autocannon (1 ms resolution). /base is the median over runs of each candidate ' +
       'run\'s req/s over the baseline run beside it (order alternating). Fixed-rate figures come from a paced open-loop ' +

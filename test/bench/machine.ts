@@ -1,7 +1,9 @@
 /**
- * @module CPU time the hypervisor withheld from this VM's CPUs while they had work (`steal` in
- * /proc/stat), for the benches' reports: time stolen from a server or a load generator stalls
- * it whatever its code does, so figures measured meanwhile say little about the code.
+ * @module What the machine was like while a bench ran, for the benches' reports. Steal: CPU time
+ * the hypervisor withheld from this VM's CPUs while they had work (`steal` in /proc/stat); time
+ * stolen from a server or a load generator stalls it whatever its code does. Memory latency: this
+ * VM runs in two states, and in the slow one a random load over 16 MB takes ~160 ns, not tens,
+ * and every Node process slows down several times, the baseline proxy with it.
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -49,4 +51,34 @@ export function watchSteal(): () => number | undefined {
 export function stealWarning(stealPct: number | undefined, when: string): string | undefined {
   if (stealPct === undefined || stealPct <= STEAL_FLAG_PCT) return undefined;
   return `WARNING: the hypervisor withheld ${Math.round(stealPct)}% of a core (steal) ${when}; the figures are skewed.`;
+}
+
+/**
+ * Mean latency of a dependent random load over `mb` megabytes, in ns: one pointer chase (an
+ * Int32Array holding a single random cycle, Sattolo's shuffle), timed over `loads` loads. Tells
+ * a run on a machine whose caches are thrashed by its neighbours from one that is not.
+ *
+ * @example
+ * const ns = memoryLatencyNs(); // ~160 on this VM in its slow state
+ */
+export function memoryLatencyNs(mb = 16, loads = 5_000_000): number {
+  const slots = (mb * 1024 * 1024) / 4;
+  const next = new Int32Array(slots);
+  for (let i = 0; i < slots; i++) next[i] = i;
+  // A fixed-seed LCG: the same cycle every time, so runs compare.
+  let seed = 1;
+  for (let i = slots - 1; i > 0; i--) {
+    seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+    const j = Math.floor((seed / 4294967296) * i);
+    const swap = next[i]!;
+    next[i] = next[j]!;
+    next[j] = swap;
+  }
+  let at = 0;
+  for (let i = 0; i < slots; i++) at = next[at]!; // brings the array in once
+  const startedAt = process.hrtime.bigint();
+  for (let i = 0; i < loads; i++) at = next[at]!;
+  const ns = Number(process.hrtime.bigint() - startedAt) / loads;
+  // Using the result keeps the loop from being optimised away.
+  return at < 0 ? Number.NaN : ns;
 }

@@ -1,8 +1,8 @@
-/** @module The benches' steal figure: read from the kernel, and warned of in every report past its threshold. */
+/** @module The benches' machine figures: steal read from the kernel and warned of past its threshold; memory latency measured. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatPublishLatency, type PublishLatencyReport } from './publish-latency.js';
-import { machineStealMs, STEAL_FLAG_PCT, stealWarning, watchSteal } from './steal.js';
+import { machineStealMs, memoryLatencyNs, STEAL_FLAG_PCT, stealWarning, watchSteal } from './machine.js';
 
 test('steal is read from /proc/stat on Linux, as a share of one core since the watch began', { skip: process.platform !== 'linux' && 'steal is a Linux /proc/stat figure' }, async () => {
   const total = machineStealMs();
@@ -40,4 +40,9 @@ test('the publish-latency report prints the warning as a line of its own', () =>
   const lines = formatPublishLatency({ ...report, stealPct: 30 }).split('\n');
   assert.equal(lines.at(-2), '  WARNING: the hypervisor withheld 30% of a core (steal) during the publishes; the figures are skewed.');
   assert.equal(lines.at(-1), '  PASS');
+});
+
+test('memory latency is a finite time per load (what it is depends on the host, so no bound is asserted)', () => {
+  const ns = memoryLatencyNs(1, 100_000);
+  assert.ok(Number.isFinite(ns) && ns > 0, `${ns} ns`);
 });
