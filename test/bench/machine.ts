@@ -17,16 +17,30 @@ import { performance } from 'node:perf_hooks';
 export const STEAL_FLAG_PCT = 5;
 
 /** Linux USER_HZ: /proc reports CPU time in 10 ms ticks. */
-const MS_PER_TICK = 10;
+export const MS_PER_TICK = 10;
 
-/** Steal of all CPUs since boot, in ms; undefined off Linux or where the kernel does not report it. */
-export function machineStealMs(): number | undefined {
+/** The aggregate `cpu` line of /proc/stat, in ticks (`cpu user nice system idle iowait irq softirq steal …`); undefined off Linux. */
+function cpuTicks(): number[] | undefined {
   try {
-    const steal = Number(readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]?.trim().split(/\s+/)[8]);
-    return Number.isFinite(steal) ? steal * MS_PER_TICK : undefined;
+    return readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]?.trim().split(/\s+/).slice(1).map(Number);
   } catch {
     return undefined;
   }
+}
+
+/**
+ * CPU time all processes spent in user and system mode since boot, in ms; undefined off Linux.
+ * irq and softirq are left out, as they are in per-process times.
+ */
+export function machineCpuMs(): number | undefined {
+  const ticks = cpuTicks();
+  return ticks === undefined ? undefined : (ticks[0]! + ticks[1]! + ticks[2]!) * MS_PER_TICK;
+}
+
+/** Steal of all CPUs since boot, in ms; undefined off Linux or where the kernel does not report it. */
+export function machineStealMs(): number | undefined {
+  const steal = cpuTicks()?.[7];
+  return steal !== undefined && Number.isFinite(steal) ? steal * MS_PER_TICK : undefined;
 }
 
 /**

@@ -289,11 +289,12 @@ export async function runPublishLatencyBench(options: PublishLatencyOptions): Pr
 /** The report as a few lines for the terminal. */
 export function formatPublishLatency(report: PublishLatencyReport): string {
   const ms = (value: number): string => `${value.toFixed(1)} ms`;
+  const steal = stealWarning(report.stealPct, 'during the publishes');
   return [
     `Publish-to-enforced latency, ${report.nodes} gateway nodes (separate processes), ${report.publishes} publishes through the admin API`,
     `  p50 ${ms(report.p50)}   p95 ${ms(report.p95)}   p99 ${ms(report.p99)}   max ${ms(report.max)}   (publish call itself: p50 ${ms(percentile(report.publishCallMs, 50))})`,
     `  target p99 <= ${report.targetP99Ms} ms; both nodes report the final snapshot: ${report.nodesReportedCurrent ? 'yes' : 'NO'}`,
-    ...[stealWarning(report.stealPct, 'during the publishes')].filter((line) => line !== undefined).map((line) => `  ${line}`),
+    ...(steal === undefined ? [] : [`  ${steal}`]),
     `  ${report.pass ? 'PASS' : 'FAIL'}`,
   ].join('\n');
 }

@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { GATEWAY_NODE_FLAGS } from '../../gateway/node-flags.js';
 import type { LoadMode, LoadResult, LoadSpec } from './load.js';
-import { memoryLatencyNs, STEAL_FLAG_PCT, stealWarning, watchSteal } from './machine.js';
+import { machineCpuMs, memoryLatencyNs, MS_PER_TICK, STEAL_FLAG_PCT, stealWarning, watchSteal } from './machine.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = resolve(BENCH_DIR, '../..');
@@ -254,20 +254,6 @@ const STOP_GRACE_MS = 2_000;
 const STALL_FLAG_RATIO = 0.01;
 /** Foreign CPU above this (% of one core) during a run marks the figures unreliable. */
 const FOREIGN_CPU_FLAG_PCT = 10;
-/** Linux USER_HZ: /proc reports CPU time in 10 ms ticks. */
-const MS_PER_TICK = 10;
-
-/** CPU time all processes spent in user and system mode since boot, in ms; undefined off Linux. */
-function machineCpuMs(): number | undefined {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]?.trim().split(/\s+/) ?? [];
-    // cpu user nice system idle ...: irq/softirq are left out, as they are in per-process times.
-    return (Number(fields[1]) + Number(fields[2]) + Number(fields[3])) * MS_PER_TICK;
-  } catch {
-    return undefined;
-  }
-}
-
 /** What the machine did over a window, in % of one core. */
 interface MachineSample {
   foreignCpuPct: number | undefined;
