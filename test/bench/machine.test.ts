@@ -1,12 +1,26 @@
 /** @module The benches' machine figures: steal read from the kernel and warned of past its threshold; memory latency measured. */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
+import { formatAuditQueries, TARGETS, type AuditBenchReport, type EngineReport, type Latencies, type QueryKind } from './audit-queries.js';
 import { formatPublishLatency, type PublishLatencyReport } from './publish-latency.js';
-import { machineStealMs, memoryLatencyNs, STEAL_FLAG_PCT, stealWarning, watchSteal } from './machine.js';
+import { machineCpuMs, machineStealMs, memoryLatencyNs, STEAL_FLAG_PCT, stealWarning, watchSteal } from './machine.js';
 
-test('steal is read from /proc/stat on Linux, as a share of one core since the watch began', { skip: process.platform !== 'linux' && 'steal is a Linux /proc/stat figure' }, async () => {
-  const total = machineStealMs();
-  assert.ok(total !== undefined && total >= 0 && Number.isInteger(total / 10), 'whole 10 ms ticks since boot');
+/** The aggregate line of /proc/stat by its field names (proc(5)), in ticks. */
+function procStat(): Record<'user' | 'nice' | 'system' | 'steal', number> {
+  const [, user, nice, system, , , , , steal] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).map(Number);
+  return { user: user!, nice: nice!, system: system!, steal: steal! };
+}
+
+test('steal and busy CPU are the kernel\'s own figures, and steal is a share of one core since the watch began', { skip: process.platform !== 'linux' && 'steal is a Linux /proc/stat figure' }, async () => {
+  // Read between two readings of our own, by field name: the counters only grow.
+  const before = procStat();
+  const steal = machineStealMs();
+  const busy = machineCpuMs();
+  const after = procStat();
+  assert.ok(steal !== undefined && steal >= before.steal * 10 && steal <= after.steal * 10, `steal ${steal} ms within ${before.steal}..${after.steal} ticks`);
+  const busyTicks = (stat: ReturnType<typeof procStat>): number => stat.user + stat.nice + stat.system;
+  assert.ok(busy !== undefined && busy >= busyTicks(before) * 10 && busy <= busyTicks(after) * 10, `busy ${busy} ms`);
   const stealSince = watchSteal();
   await new Promise((done) => setTimeout(done, 200));
   const pct = stealSince();
@@ -40,6 +54,34 @@ test('the publish-latency report prints the warning as a line of its own', () =>
   const lines = formatPublishLatency({ ...report, stealPct: 30 }).split('\n');
   assert.equal(lines.at(-2), '  WARNING: the hypervisor withheld 30% of a core (steal) during the publishes; the figures are skewed.');
   assert.equal(lines.at(-1), '  PASS');
+});
+
+test('the audit report prints the warning under the engine whose run it concerns', () => {
+  const latencies: Latencies = { samples: 1, p50: 1, p95: 1, max: 1, meanRows: 1 };
+  const kinds: QueryKind[] = ['consumer-day', 'decision-week', 'trace-id'];
+  const ingest = { records: 10, batches: 1, seconds: 1, recordsPerSec: 10 };
+  const engine = (name: EngineReport['engine'], stealPct: number): EngineReport => ({
+    engine: name,
+    status: 'ok',
+    records: 10,
+    ingest: { inProcess: ingest, http: ingest },
+    queries: Object.fromEntries(kinds.map((kind) => [kind, { first: latencies }])) as EngineReport['queries'],
+    httpQueries: Object.fromEntries(kinds.map((kind) => [kind, latencies])) as EngineReport['httpQueries'],
+    chainIntact: true,
+    stealPct,
+    pass: true,
+  });
+  const report: AuditBenchReport = {
+    records: 10,
+    targets: TARGETS,
+    engines: [engine('sqlite', 0.4), engine('postgres', 22)],
+    pass: true,
+    environment: { node: process.version, cpus: 2, batchSize: 2000, shippers: 4 },
+  };
+  const text = formatAuditQueries(report);
+  const warnings = text.split('\n').filter((line) => line.includes('WARNING'));
+  assert.deepEqual(warnings, ['    WARNING: the hypervisor withheld 22% of a core (steal) during the postgres run; the figures are skewed.']);
+  assert.ok(text.indexOf('postgres:') < text.indexOf('WARNING'));
 });
 
 test('memory latency is a finite time per load (what it is depends on the host, so no bound is asserted)', () => {
