@@ -12,7 +12,7 @@ import { close, fdatasync, mkdirSync, openSync, readdirSync, statSync, unlinkSyn
 import { promisify } from 'node:util';
 import { mkdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { MAX_ACCESS_BATCH_RECORDS, type AccessLog, type AccessRecord, type Clock, type Logger } from '../contracts/index.js';
+import { createAccessRecordSerializer, MAX_ACCESS_BATCH_RECORDS, type AccessLog, type AccessRecord, type Clock, type Logger } from '../contracts/index.js';
 import { readAtScrape, type GatewayMetrics } from './metrics.js';
 
 export interface AccessSpoolOptions {
@@ -79,7 +79,7 @@ export interface AccessSpoolQueue {
 export interface AccessSpool extends AccessLog, AccessSpoolQueue {
   /** O(1), never throws, never waits: a record the spool cannot take is dropped and counted. */
   write(record: AccessRecord): void;
-  /** `write` for a record serialised already (`JSON.stringify(record)`), so a tee serialises once. */
+  /** `write` for a record serialised already (`createAccessRecordSerializer`), so a tee serialises once. */
   writeLine(json: string): void;
   /** Records dropped since the spool was created (full, closed, or not serialisable). */
   dropped(): number;
@@ -417,11 +417,12 @@ export function createAccessSpool(options: AccessSpoolOptions): AccessSpool {
     else scheduleFlush(flushIntervalMs);
   }
 
+  const serialize = createAccessRecordSerializer();
   return {
     write(record: AccessRecord): void {
       let json: string;
       try {
-        json = JSON.stringify(record);
+        json = serialize(record);
       } catch {
         // A record JSON cannot express (a BigInt, a cycle): the request must not fail for it.
         return drop('unserialisable');

@@ -14,7 +14,7 @@ import { describe, it, type TestContext } from 'node:test';
 import type { AccessBatch, AccessBatchReceipt, AccessRecord, Logger } from '../../contracts/index.js';
 import { createAccessShipper, type AccessShipper, type AccessShipperOptions } from '../../gateway/access-shipper.js';
 import { createAccessSpool, type AccessSpool, type AccessSpoolOptions } from '../../gateway/access-spool.js';
-import { createAccessLog, teeAccessLog } from '../../gateway/logging.js';
+import { createAccessLog, teeAccessLog, type LineAccessLog } from '../../gateway/logging.js';
 import { createGatewayMetrics } from '../../gateway/metrics.js';
 import { createControlPlaneTokenSource } from '../../gateway/snapshot/control-plane-token.js';
 import { accessRoutes } from '../../control-plane/routes/access.js';
@@ -411,19 +411,23 @@ describe('access spool and shipper', () => {
     const { spool } = startNode(t, dir, cp, logger);
     const out = captureLines();
     const fileLog = createAccessLog({ stream: out.stream });
-    const accessLog = teeAccessLog([fileLog, spool]);
-    const stringify = JSON.stringify;
-    let serialisations = 0;
-    JSON.stringify = ((...args: Parameters<typeof stringify>) => {
-      serialisations += 1;
-      return stringify(...args);
-    }) as typeof JSON.stringify;
-    try {
-      for (const id of ids('tee', 3)) accessLog.write(record(id));
-    } finally {
-      JSON.stringify = stringify;
-    }
-    assert.equal(serialisations, 3, 'once per record');
+    // Each log is handed the line, never the record: the tee serialised it, once for both.
+    const handed: { file: string[]; spool: string[]; records: number } = { file: [], spool: [], records: 0 };
+    const spy = (log: LineAccessLog, lines: string[]): LineAccessLog => ({
+      write: (r) => {
+        handed.records += 1;
+        log.write(r);
+      },
+      writeLine: (line) => {
+        lines.push(line);
+        log.writeLine(line);
+      },
+    });
+    const accessLog = teeAccessLog([spy(fileLog, handed.file), spy(spool, handed.spool)]);
+    for (const id of ids('tee', 3)) accessLog.write(record(id));
+    assert.equal(handed.records, 0, 'no log serialised a record itself');
+    assert.deepEqual(handed.file, ids('tee', 3).map((id) => JSON.stringify(record(id))), 'each line as JSON.stringify writes it');
+    assert.deepEqual(handed.spool, handed.file, 'the same line to both logs');
     assert.doesNotThrow(() => accessLog.write({ ...record('bigint'), latencyMs: 1n as unknown as number }));
     assert.equal(spool.dropped(), 1);
     await fileLog.close();
