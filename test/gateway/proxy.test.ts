@@ -115,6 +115,51 @@ describe('proxying', () => {
     }
   });
 
+  it('relays the upstream answer\'s headers without hop-by-hop ones, those named in Connection or X-Powered-By; repeated fields folded, Set-Cookie kept apart, Location mapped', async () => {
+    upstream.behave((_req, res) => {
+      // writeHead with raw pairs: repeated names and mixed case go out as written here.
+      res.writeHead(201, [
+        'Connection', 'keep-alive, X-Hop',
+        'X-Hop', 'upstream-internal',
+        'X-Powered-By', 'Express',
+        'Proxy-Authenticate', 'Basic realm="upstream"',
+        'Set-Cookie', 'a=1; Path=/',
+        'Set-Cookie', 'b=2; Path=/',
+        'X-Multi', 'one',
+        'X-Multi', 'two',
+        'Location', `${upstream.url}/api/items/7`,
+        'X-Request-Id', 'upstream-chosen',
+        'Content-Type', 'application/json',
+        'Content-Length', '2',
+      ]);
+      res.end('{}');
+    });
+    const answer = await new Promise<{ status: number; raw: string[]; body: string }>((resolve, reject) => {
+      const req = request(`${gw.url}/shop/v1/items`, { method: 'GET' }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (body += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, raw: res.rawHeaders, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(answer.status, 201);
+    assert.equal(answer.body, '{}');
+    const values = (name: string): string[] => answer.raw.filter((_, i) => i % 2 === 1 && answer.raw[i - 1]!.toLowerCase() === name);
+    assert.deepEqual(values('x-hop'), [], 'named in Connection');
+    assert.deepEqual(values('x-powered-by'), []);
+    assert.deepEqual(values('proxy-authenticate'), []);
+    assert.deepEqual(values('set-cookie'), ['a=1; Path=/', 'b=2; Path=/']);
+    assert.deepEqual(values('x-multi'), ['one, two']);
+    assert.deepEqual(values('location'), ['/shop/v1/items/7'], 'the upstream address never reaches the client');
+    assert.deepEqual(values('content-type'), ['application/json']);
+    assert.deepEqual(values('content-length'), ['2']);
+    const requestId = values('x-request-id');
+    assert.equal(requestId.length, 1);
+    assert.match(requestId[0]!, /^[0-9a-f]{16}$/, 'the gateway\'s request id, not the upstream\'s');
+  });
+
   it('honours a valid traceparent, forwards its own span as parent, and answers with a request id', async () => {
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
     const response = await fetch(`${gw.url}/shop/v1/items`, {
