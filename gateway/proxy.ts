@@ -230,40 +230,66 @@ export interface ForwarderOptions {
  */
 const IDLE_SOCKET_TIMEOUT_MS = 4000;
 
+/** When a pooled socket was last freed, and the answer's Keep-Alive hint then (undefined: none). */
+const IDLE_SINCE = Symbol('gatehouse.idleSince');
+const KEEP_ALIVE_HINT = Symbol('gatehouse.keepAliveHint');
+type PooledSocket = Socket & { [IDLE_SINCE]?: number; [KEEP_ALIVE_HINT]?: string | undefined };
+
 /**
  * A keep-alive agent whose timeout applies to idle sockets only. Node's `timeout` option arms
  * the socket for the request too: a `timeout` listener added and removed per request and a
- * timer refreshed on every read and write, for a deadline the sweep enforces anyway.
+ * timer refreshed on every read and write, for a deadline the sweep enforces anyway. Idle
+ * sockets are found by a sweep over the pool a few times per timeout, so a request costs two
+ * property writes, not a timer set when its socket is freed and cleared when it is reused.
  */
 export class IdleTimeoutAgent extends Agent {
   readonly #idleMs: number;
+  readonly #sweep: NodeJS.Timeout;
 
   constructor(idleMs: number) {
     super({ keepAlive: true, maxSockets: 256, maxFreeSockets: 256, scheduling: 'lifo' });
     this.#idleMs = idleMs;
+    // A socket goes at most a quarter of its timeout (and 500 ms) past it.
+    this.#sweep = setInterval(() => this.#dropIdle(), Math.max(10, Math.min(500, idleMs / 4)));
+    this.#sweep.unref();
   }
 
   /**
-   * Node returns whether the socket may be kept (typed `void` in @types/node). With no agent
-   * timeout Node sets none, so the idle timeout is set here, shortened as Node would to N − 1 s
-   * under the upstream's `Keep-Alive: timeout=N` hint. The agent's own per-socket
-   * `timeout` listener destroys a free socket that times out.
+   * Node returns whether the socket may be kept (typed `void` in @types/node), and refuses one
+   * whose upstream announced `Keep-Alive: timeout=1` or less.
    */
   override keepSocketAlive(socket: Duplex): void {
     const kept = super.keepSocketAlive(socket) as unknown as boolean;
-    if (kept) (socket as Socket).setTimeout(idleTimeout(socket, this.#idleMs));
+    if (kept) {
+      const pooled = socket as PooledSocket;
+      pooled[IDLE_SINCE] = performance.now();
+      const res = (socket as Duplex & { _httpMessage?: ClientRequest & { res?: IncomingMessage } })._httpMessage?.res;
+      const hint = res?.headers['keep-alive'];
+      pooled[KEEP_ALIVE_HINT] = typeof hint === 'string' ? hint : undefined;
+    }
     return kept as unknown as void;
   }
 
-  override reuseSocket(socket: Duplex, request: ClientRequest): void {
-    (socket as Socket).setTimeout(0);
-    super.reuseSocket(socket, request);
+  override destroy(): void {
+    clearInterval(this.#sweep);
+    super.destroy();
+  }
+
+  #dropIdle(): void {
+    const now = performance.now();
+    for (const name in this.freeSockets) {
+      for (const socket of [...(this.freeSockets[name] ?? [])] as PooledSocket[]) {
+        const since = socket[IDLE_SINCE];
+        // Node's agent removes a socket from its free list when it closes.
+        if (since !== undefined && now - since >= idleTimeout(socket[KEEP_ALIVE_HINT], this.#idleMs)) socket.destroy();
+      }
+    }
   }
 }
 
-function idleTimeout(socket: Duplex, idleMs: number): number {
-  const hint = (socket as Duplex & { _httpMessage?: ClientRequest & { res?: IncomingMessage } })._httpMessage?.res?.headers['keep-alive'];
-  const seconds = typeof hint === 'string' ? /^timeout=(\d+)/.exec(hint)?.[1] : undefined;
+/** The idle timeout, shortened as Node would to N − 1 s under the upstream's `Keep-Alive: timeout=N` hint. */
+function idleTimeout(hint: string | undefined, idleMs: number): number {
+  const seconds = hint === undefined ? undefined : /^timeout=(\d+)/.exec(hint)?.[1];
   return seconds === undefined ? idleMs : Math.max(1, Math.min(idleMs, Number(seconds) * 1000 - 1000));
 }
 
