@@ -1,0 +1,45 @@
+/**
+ * @module Smoke test for `npm run bench:instructions`: a server under callgrind answers, its
+ * counters are zeroed and dumped, and the count is read (never asserting a figure beyond its
+ * order of magnitude). Needs valgrind: missing, it says so, and fails under CI=true.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { callgrindSummary, countInstructions, formatInstructionReport } from './instructions.js';
+import { SHAPES, TARGETS } from './run.js';
+
+function hasValgrind(): boolean {
+  try {
+    execFileSync('valgrind', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const missing = hasValgrind() ? false : 'valgrind is not installed (Debian package valgrind): the instruction bench cannot run here';
+if (missing !== false) {
+  process.stderr.write(`\n*** ${missing} ***\n\n`);
+  if (process.env.CI === 'true') throw new Error(missing);
+}
+
+describe('instruction bench', () => {
+  it('reads the total of a callgrind dump, and refuses a file without one', () => {
+    assert.equal(callgrindSummary('version: 1\ncreator: callgrind-3.19.0\nevents: Ir\nsummary: 1493401148\n\nfn=(1) main\n'), 1493401148);
+    assert.throws(() => callgrindSummary('events: Ir\ntotals: 12\n'), /no summary/);
+  });
+
+  it('counts the baseline\'s instructions per request under callgrind and reports them', { skip: missing, timeout: 240_000 }, async () => {
+    const baseline = TARGETS.find((target) => target.role === 'baseline')!;
+    const shape = SHAPES.find((s) => s.method === 'GET')!;
+    const count = await countInstructions(baseline, shape, { warmupRequests: 200, requests: 100, connections: 4, startTimeoutMs: 180_000 });
+    assert.equal(count.target, baseline.name);
+    assert.equal(count.requests, 100);
+    // A proxied request is hundreds of thousands of instructions (more while V8 still compiles).
+    assert.ok(count.perRequest > 50_000 && count.perRequest < 50_000_000, `${count.perRequest} instructions per request`);
+    const text = formatInstructionReport({ node: process.versions.node, valgrind: 'valgrind-test', warmupRequests: 200, requests: 100, connections: 4, counts: [count] });
+    const label = baseline.label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    assert.match(text, new RegExp(`${shape.name}\\n  ${label}\\s+[\\d,]+$`, 'm'));
+  });
+});

@@ -1,0 +1,208 @@
+/**
+ * @module `npm run bench:instructions`: the CPU instructions one request costs the baseline (b)
+ * and the gateway pass-through (c), counted by valgrind's callgrind. Seconds on this VM drift by
+ * tens of percent from hour to hour (see the README's Benchmark section); an instruction count
+ * does not: the same code and load give the same count whatever else the machine is doing, so
+ * a change to the request path can be judged on any day. It is not time: a tight loop (V8's
+ * JSON escaping) runs many instructions a cycle, a cache miss none, so the throughput and p99
+ * verdicts stay with `npm run bench`.
+ *
+ * Each server runs under callgrind on core 0 (the upstream and autocannon on core 1: the npm
+ * script pins this process there); after a warm-up long enough that V8 stops compiling the
+ * request path, the counters are zeroed, a fixed number of requests is sent one at a time, and
+ * the counters are dumped: every thread of the server process (GC helpers, the libuv pool
+ * writing the access log), user-mode only (no kernel).
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import autocannon from 'autocannon';
+import { buildGatewayTarget, SHAPES, TARGETS, UPSTREAM_PLACEHOLDER, type BenchTarget, type RequestShape } from './run.js';
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+const REPO_ROOT = resolve(BENCH_DIR, '../..');
+const run = promisify(execFile);
+
+export interface InstructionOptions {
+  /** Requests before counting: V8 compiles the request path meanwhile (slowly, under valgrind). */
+  warmupRequests: number;
+  /** Requests counted. */
+  requests: number;
+  connections: number;
+  /** How long a server under valgrind may take to print LISTENING. */
+  startTimeoutMs: number;
+  log?: (line: string) => void;
+}
+
+export interface InstructionCount {
+  target: string;
+  label: string;
+  shape: string;
+  requests: number;
+  /** User-mode instructions of the server process (all threads) per counted request. */
+  perRequest: number;
+}
+
+export interface InstructionReport {
+  node: string;
+  valgrind: string;
+  warmupRequests: number;
+  requests: number;
+  connections: number;
+  counts: InstructionCount[];
+}
+
+function waitForListening(child: ChildProcess, timeoutMs: number, what: string): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    let buffered = '';
+    let stderr = '';
+    const timer = setTimeout(() => reject(new Error(`${what}: no LISTENING line within ${timeoutMs} ms`)), timeoutMs);
+    child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-2000)));
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      const match = /^LISTENING (\d+)\s*$/m.exec(buffered);
+      if (match?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolvePort(Number(match[1]));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited (code ${code}) before listening: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
+    });
+  });
+}
+
+function nodeCommand(script: string, args: string[], flags: readonly string[] = []): string[] {
+  return [process.execPath, ...flags, ...(script.endsWith('.ts') ? ['--import', 'tsx', script, ...args] : [script, ...args])];
+}
+
+async function load(url: string, shape: RequestShape, headers: Record<string, string>, amount: number, connections: number): Promise<void> {
+  const result = await autocannon({
+    url,
+    method: shape.method,
+    connections,
+    amount,
+    headers: { ...shape.headers, ...headers },
+    ...(shape.body === undefined ? {} : { body: shape.body }),
+  });
+  if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
+    throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors, ${result.timeouts} timeouts`);
+  }
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** The `summary:` line of a callgrind dump: the run's total of its one event, Ir. */
+export function callgrindSummary(text: string): number {
+  const match = /^summary:\s+(\d+)\s*$/m.exec(text);
+  if (match?.[1] === undefined) throw new Error('no summary line in the callgrind dump');
+  return Number(match[1]);
+}
+
+/**
+ * Counts what `requests` requests of `shape` cost `target` (a baseline or candidate row of
+ * `run.ts`), after `warmupRequests`.
+ *
+ * @example
+ * const count = await countInstructions(TARGETS[1], SHAPES[0], { warmupRequests: 15_000, requests: 4000, connections: 10, startTimeoutMs: 180_000 });
+ * console.log(count.perRequest);
+ */
+export async function countInstructions(target: BenchTarget, shape: RequestShape, options: InstructionOptions): Promise<InstructionCount> {
+  if (target.script === undefined) throw new Error(`${target.name} has no server to count`);
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-callgrind-'));
+  const children: ChildProcess[] = [];
+  try {
+    const upstream = spawn('taskset', ['-c', '1', ...nodeCommand(join(BENCH_DIR, 'servers/upstream.ts'), [])], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(upstream);
+    const upstreamUrl = `http://127.0.0.1:${await waitForListening(upstream, 30_000, 'upstream')}`;
+    const args = (target.args ?? []).map((arg) => arg.replaceAll(UPSTREAM_PLACEHOLDER, upstreamUrl));
+    const script = join(BENCH_DIR, target.script);
+    const server = spawn(
+      'taskset',
+      ['-c', '0', 'valgrind', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${join(dir, 'callgrind.out')}`, ...nodeCommand(script, args, target.nodeArgs)],
+      { cwd: REPO_ROOT, env: { ...process.env, ...target.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    children.push(server);
+    const port = await waitForListening(server, options.startTimeoutMs, `${target.name} under valgrind`);
+    const url = `http://127.0.0.1:${port}${target.prefix}${shape.path}`;
+    options.log?.(`${target.name} ${shape.name}: warming up (${options.warmupRequests} requests)`);
+    await load(url, shape, target.headers ?? {}, options.warmupRequests, options.connections);
+    // taskset execs valgrind, which runs node in its own process: the pid is the one to control.
+    await run('callgrind_control', ['--zero', String(server.pid)]);
+    options.log?.(`${target.name} ${shape.name}: counting ${options.requests} requests`);
+    await load(url, shape, target.headers ?? {}, options.requests, options.connections);
+    await run('callgrind_control', ['--dump', String(server.pid)]);
+    const dump = readdirSync(dir).find((name) => /^callgrind\.out\.\d+$/.test(name));
+    if (dump === undefined) throw new Error(`${target.name}: callgrind wrote no dump`);
+    const total = callgrindSummary(readFileSync(join(dir, dump), 'utf8'));
+    return { target: target.name, label: target.label, shape: shape.name, requests: options.requests, perRequest: Math.round(total / options.requests) };
+  } finally {
+    for (const child of children) await stop(child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function formatInstructionReport(report: InstructionReport): string {
+  const lines = [`Instructions per request (callgrind; ${report.warmupRequests} warm-up, ${report.requests} counted, ${report.connections} at a time; ${report.valgrind}, node ${report.node})`];
+  for (const shape of new Set(report.counts.map((count) => count.shape))) {
+    const rows = report.counts.filter((count) => count.shape === shape);
+    const baseline = rows.find((count) => TARGETS.find((t) => t.name === count.target)?.role === 'baseline');
+    lines.push('', shape);
+    for (const row of rows) {
+      const ratio = baseline === undefined || row === baseline ? '' : `  ${(row.perRequest / baseline.perRequest).toFixed(3)}x baseline (${row.perRequest - baseline.perRequest >= 0 ? '+' : ''}${(row.perRequest - baseline.perRequest).toLocaleString('en-US')})`;
+      lines.push(`  ${row.label.padEnd(24)} ${row.perRequest.toLocaleString('en-US').padStart(9)}${ratio}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+function positiveInteger(name: string, fallback: number): number {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+async function main(): Promise<void> {
+  let valgrind: string;
+  try {
+    valgrind = (await run('valgrind', ['--version'])).stdout.trim();
+  } catch {
+    process.stderr.write('valgrind is not installed (Debian: apt-get install valgrind); it counts the instructions.\n');
+    process.exit(1);
+  }
+  buildGatewayTarget();
+  const options: InstructionOptions = {
+    warmupRequests: positiveInteger('INSTRUCTIONS_WARMUP', 15_000),
+    requests: positiveInteger('INSTRUCTIONS_REQUESTS', 4000),
+    // One request at a time: how many requests share an event-loop turn changes the count per
+    // request, and with more connections that depends on timing; at half rate, where the p99 is
+    // judged, the servers see requests one by one as well.
+    connections: positiveInteger('INSTRUCTIONS_CONNECTIONS', 1),
+    startTimeoutMs: 180_000,
+    log: (line) => process.stderr.write(`${line}\n`),
+  };
+  const targets = TARGETS.filter((target) => target.role !== 'direct');
+  const counts: InstructionCount[] = [];
+  const only = process.env.INSTRUCTIONS_SHAPES?.split(',');
+  const shapes = only === undefined ? SHAPES : SHAPES.filter((shape) => only.includes(shape.name));
+  for (const shape of shapes) for (const target of targets) counts.push(await countInstructions(target, shape, options));
+  const report: InstructionReport = { node: process.versions.node, valgrind, warmupRequests: options.warmupRequests, requests: options.requests, connections: options.connections, counts };
+  process.stdout.write(`${formatInstructionReport(report)}\n`);
+  const out = join(REPO_ROOT, '.bench', 'instructions.json');
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`\nresults written to ${out}\n`);
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await main();
+}
