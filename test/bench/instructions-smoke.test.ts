@@ -36,8 +36,10 @@ describe('instruction bench', () => {
     const count = await countInstructions(baseline, shape, { warmupRequests: 200, requests: 100, connections: 4, startTimeoutMs: 180_000 });
     assert.equal(count.target, baseline.name);
     assert.equal(count.requests, 100);
-    // A proxied request is hundreds of thousands of instructions (more while V8 still compiles).
-    assert.ok(count.perRequest > 50_000 && count.perRequest < 50_000_000, `${count.perRequest} instructions per request`);
+    // A proxied request is hundreds of thousands of instructions (about a million while V8 still
+    // compiles, as it does this early); counted from the start instead of from the zeroing,
+    // node's and tsx's start-up would add tens of millions per request.
+    assert.ok(count.perRequest > 50_000 && count.perRequest < 5_000_000, `${count.perRequest} instructions per request`);
     const text = formatInstructionReport({ node: process.versions.node, valgrind: 'valgrind-test', warmupRequests: 200, requests: 100, connections: 4, counts: [count] });
     const label = baseline.label.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     assert.match(text, new RegExp(`${shape.name}\\n  ${label}\\s+[\\d,]+$`, 'm'));

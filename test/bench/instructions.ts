@@ -13,14 +13,14 @@
  * the counters are dumped: every thread of the server process (GC helpers, the libuv pool
  * writing the access log), user-mode only (no kernel).
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
-import { buildGatewayTarget, SHAPES, TARGETS, UPSTREAM_PLACEHOLDER, type BenchTarget, type RequestShape } from './run.js';
+import { buildGatewayTarget, detectPinning, positiveNumberFromEnv, ProcessGroup, SHAPES, startServer, TARGETS, UPSTREAM_SERVER, type BenchTarget, type RequestShape } from './run.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = resolve(BENCH_DIR, '../..');
@@ -55,31 +55,6 @@ export interface InstructionReport {
   counts: InstructionCount[];
 }
 
-function waitForListening(child: ChildProcess, timeoutMs: number, what: string): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    let buffered = '';
-    let stderr = '';
-    const timer = setTimeout(() => reject(new Error(`${what}: no LISTENING line within ${timeoutMs} ms`)), timeoutMs);
-    child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString('utf8')).slice(-2000)));
-    child.stdout?.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString('utf8');
-      const match = /^LISTENING (\d+)\s*$/m.exec(buffered);
-      if (match?.[1] !== undefined) {
-        clearTimeout(timer);
-        resolvePort(Number(match[1]));
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${what} exited (code ${code}) before listening: ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
-    });
-  });
-}
-
-function nodeCommand(script: string, args: string[], flags: readonly string[] = []): string[] {
-  return [process.execPath, ...flags, ...(script.endsWith('.ts') ? ['--import', 'tsx', script, ...args] : [script, ...args])];
-}
-
 async function load(url: string, shape: RequestShape, headers: Record<string, string>, amount: number, connections: number): Promise<void> {
   const result = await autocannon({
     url,
@@ -92,13 +67,6 @@ async function load(url: string, shape: RequestShape, headers: Record<string, st
   if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
     throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors, ${result.timeouts} timeouts`);
   }
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((done) => child.once('exit', () => done()));
-  child.kill('SIGKILL');
-  await exited;
 }
 
 /** The `summary:` line of a callgrind dump: the run's total of its one event, Ir. */
@@ -119,34 +87,29 @@ export function callgrindSummary(text: string): number {
 export async function countInstructions(target: BenchTarget, shape: RequestShape, options: InstructionOptions): Promise<InstructionCount> {
   if (target.script === undefined) throw new Error(`${target.name} has no server to count`);
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-callgrind-'));
-  const children: ChildProcess[] = [];
+  const group = new ProcessGroup(detectPinning());
   try {
-    const upstream = spawn('taskset', ['-c', '1', ...nodeCommand(join(BENCH_DIR, 'servers/upstream.ts'), [])], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(upstream);
-    const upstreamUrl = `http://127.0.0.1:${await waitForListening(upstream, 30_000, 'upstream')}`;
-    const args = (target.args ?? []).map((arg) => arg.replaceAll(UPSTREAM_PLACEHOLDER, upstreamUrl));
-    const script = join(BENCH_DIR, target.script);
-    const server = spawn(
-      'taskset',
-      ['-c', '0', 'valgrind', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${join(dir, 'callgrind.out')}`, ...nodeCommand(script, args, target.nodeArgs)],
-      { cwd: REPO_ROOT, env: { ...process.env, ...target.env }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    children.push(server);
-    const port = await waitForListening(server, options.startTimeoutMs, `${target.name} under valgrind`);
-    const url = `http://127.0.0.1:${port}${target.prefix}${shape.path}`;
+    // The upstream beside autocannon on core 1; core 0 is the counted server's.
+    const upstream = await startServer(group, UPSTREAM_SERVER, join(BENCH_DIR, UPSTREAM_SERVER.script), '', { core: 1 });
+    const valgrind = ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${join(dir, 'callgrind.out')}`];
+    const server = await startServer(group, target, join(BENCH_DIR, target.script), `http://127.0.0.1:${upstream.port}`, {
+      wrapper: valgrind,
+      timeoutMs: options.startTimeoutMs,
+    });
+    const url = `http://127.0.0.1:${server.port}${target.prefix}${shape.path}`;
     options.log?.(`${target.name} ${shape.name}: warming up (${options.warmupRequests} requests)`);
     await load(url, shape, target.headers ?? {}, options.warmupRequests, options.connections);
-    // taskset execs valgrind, which runs node in its own process: the pid is the one to control.
-    await run('callgrind_control', ['--zero', String(server.pid)]);
+    // valgrind runs node in its own process (and taskset execs valgrind): the pid to control.
+    await run('callgrind_control', ['--zero', String(server.child.pid)]);
     options.log?.(`${target.name} ${shape.name}: counting ${options.requests} requests`);
     await load(url, shape, target.headers ?? {}, options.requests, options.connections);
-    await run('callgrind_control', ['--dump', String(server.pid)]);
+    await run('callgrind_control', ['--dump', String(server.child.pid)]);
     const dump = readdirSync(dir).find((name) => /^callgrind\.out\.\d+$/.test(name));
     if (dump === undefined) throw new Error(`${target.name}: callgrind wrote no dump`);
     const total = callgrindSummary(readFileSync(join(dir, dump), 'utf8'));
     return { target: target.name, label: target.label, shape: shape.name, requests: options.requests, perRequest: Math.round(total / options.requests) };
   } finally {
-    for (const child of children) await stop(child);
+    await group.stopAll();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -165,12 +128,6 @@ export function formatInstructionReport(report: InstructionReport): string {
   return lines.join('\n');
 }
 
-function positiveInteger(name: string, fallback: number): number {
-  const value = Number(process.env[name] ?? fallback);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
-  return value;
-}
-
 async function main(): Promise<void> {
   let valgrind: string;
   try {
@@ -181,12 +138,12 @@ async function main(): Promise<void> {
   }
   buildGatewayTarget();
   const options: InstructionOptions = {
-    warmupRequests: positiveInteger('INSTRUCTIONS_WARMUP', 15_000),
-    requests: positiveInteger('INSTRUCTIONS_REQUESTS', 4000),
+    warmupRequests: Math.round(positiveNumberFromEnv('INSTRUCTIONS_WARMUP', 15_000)),
+    requests: Math.round(positiveNumberFromEnv('INSTRUCTIONS_REQUESTS', 4000)),
     // One request at a time: how many requests share an event-loop turn changes the count per
     // request, and with more connections that depends on timing; at half rate, where the p99 is
     // judged, the servers see requests one by one as well.
-    connections: positiveInteger('INSTRUCTIONS_CONNECTIONS', 1),
+    connections: Math.round(positiveNumberFromEnv('INSTRUCTIONS_CONNECTIONS', 1)),
     startTimeoutMs: 180_000,
     log: (line) => process.stderr.write(`${line}\n`),
   };

@@ -70,6 +70,9 @@ export function buildGatewayTarget(): void {
  */
 const GATEWAY_ROW = { role: 'candidate', script: GATEWAY_COMPILED, nodeArgs: GATEWAY_NODE_FLAGS, prefix: '/bench/v1' } as const satisfies Partial<BenchTarget>;
 
+/** The bench upstream every row is measured in front of. */
+export const UPSTREAM_SERVER = { name: 'upstream', label: 'upstream', role: 'direct', script: 'servers/upstream.ts', prefix: '', args: ['--port', '0'] } as const satisfies BenchTarget;
+
 export const TARGETS: BenchTarget[] = [
   { name: 'direct', label: 'upstream direct', role: 'direct', prefix: '' },
   {
@@ -314,12 +317,12 @@ function processCpuMs(pid: number | undefined): number {
   }
 }
 
-interface Pinning {
+export interface Pinning {
   pinned: boolean;
   note: string;
 }
 
-function detectPinning(): Pinning {
+export function detectPinning(): Pinning {
   const probe = spawnSync('taskset', ['-c', '1', 'true'], { stdio: 'ignore' });
   if (probe.error === undefined && probe.status === 0) {
     return { pinned: true, note: 'servers pinned to core 0, load generator to core 1 (taskset)' };
@@ -356,19 +359,20 @@ export function holdIdlePolling(): IdlePolling {
 }
 
 /** Tracks every child so they are killed on success, error, SIGINT or exit. */
-class ProcessGroup {
+export class ProcessGroup {
   readonly #children = new Set<ChildProcess>();
 
   constructor(private readonly pinning: Pinning) {}
 
-  /** Starts `node ...flags [--import tsx] <script> ...args` on `core` when pinning is available. */
-  spawnNode(core: 0 | 1, script: string, args: string[], env: Record<string, string> = {}, flags: readonly string[] = []): ChildProcess {
-    const nodeArgs = [...flags, ...(script.endsWith('.ts') ? ['--import', 'tsx', script, ...args] : [script, ...args])];
-    const [command, commandArgs] = this.pinning.pinned
-      ? ['taskset', ['-c', String(core), process.execPath, ...nodeArgs]]
-      : [process.execPath, nodeArgs];
+  /**
+   * Starts `[...wrapper] node ...flags [--import tsx] <script> ...args` on `core` when pinning
+   * is available; `wrapper` runs node under another program (valgrind) that execs it in place.
+   */
+  spawnNode(core: 0 | 1, script: string, args: string[], env: Record<string, string> = {}, flags: readonly string[] = [], wrapper: readonly string[] = []): ChildProcess {
+    const command = [...wrapper, process.execPath, ...flags, ...(script.endsWith('.ts') ? ['--import', 'tsx', script, ...args] : [script, ...args])];
+    const [program, programArgs] = this.pinning.pinned ? ['taskset', ['-c', String(core), ...command]] : [command[0]!, command.slice(1)];
     // taskset execs node, so the pid is node's and killing it leaves nothing behind.
-    const child = spawn(command, commandArgs, {
+    const child = spawn(program, programArgs, {
       cwd: REPO_ROOT,
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -412,15 +416,23 @@ function tailOf(stream: NodeJS.ReadableStream | null): () => string {
   return () => tail.trim();
 }
 
-interface RunningServer {
+export interface RunningServer {
   child: ChildProcess;
   port: number;
   stderrTail: () => string;
 }
 
-function startServer(group: ProcessGroup, target: BenchTarget, script: string, upstreamUrl: string): Promise<RunningServer> {
+/** Where and how a server starts (defaults: core 0, plain node, SERVER_START_TIMEOUT_MS). */
+export interface ServerStart {
+  core?: 0 | 1;
+  wrapper?: readonly string[];
+  timeoutMs?: number;
+}
+
+export function startServer(group: ProcessGroup, target: BenchTarget, script: string, upstreamUrl: string, start: ServerStart = {}): Promise<RunningServer> {
   const args = (target.args ?? []).map((arg) => arg.replaceAll(UPSTREAM_PLACEHOLDER, upstreamUrl));
-  const child = group.spawnNode(0, script, args, target.env, target.nodeArgs);
+  const child = group.spawnNode(start.core ?? 0, script, args, target.env, target.nodeArgs, start.wrapper);
+  const timeoutMs = start.timeoutMs ?? SERVER_START_TIMEOUT_MS;
   const stderrTail = tailOf(child.stderr);
   return new Promise((resolvePort, reject) => {
     let buffered = '';
@@ -433,7 +445,7 @@ function startServer(group: ProcessGroup, target: BenchTarget, script: string, u
       const tail = stderrTail();
       reject(new Error(tail === '' ? why : `${why}: ${tail.split('\n').slice(-3).join(' | ')}`));
     };
-    const timer = setTimeout(() => fail(`no LISTENING line within ${SERVER_START_TIMEOUT_MS} ms`), SERVER_START_TIMEOUT_MS);
+    const timer = setTimeout(() => fail(`no LISTENING line within ${timeoutMs} ms`), timeoutMs);
     child.stdout?.on('data', (chunk: Buffer) => {
       if (settled) return;
       buffered += chunk.toString('utf8');
@@ -733,12 +745,7 @@ export function judge(candidate: TargetResult, baseline: TargetResult | undefine
 
 async function benchShape(group: ProcessGroup, shape: RequestShape, options: BenchOptions): Promise<ShapeResult> {
   options.log(`${shape.method} ${shape.path}`);
-  const upstream = await startServer(
-    group,
-    { name: 'upstream', label: 'upstream', role: 'direct', prefix: '', args: ['--port', '0'] },
-    join(BENCH_DIR, 'servers/upstream.ts'),
-    '',
-  );
+  const upstream = await startServer(group, UPSTREAM_SERVER, join(BENCH_DIR, UPSTREAM_SERVER.script), '');
   const upstreamUrl = `http://127.0.0.1:${upstream.port}`;
   const live: LiveTarget[] = [];
   try {
@@ -971,7 +978,7 @@ export function formatReport(report: BenchReport): string {
   return lines.join('\n');
 }
 
-function positiveNumberFromEnv(name: string, fallback: number): number {
+export function positiveNumberFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
