@@ -20,6 +20,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
+import { nameJitCode, parseCallgrind, parsePerfMap } from './callgrind.js';
 import { buildGatewayTarget, detectPinning, positiveNumberFromEnv, ProcessGroup, SHAPES, startServer, TARGETS, UPSTREAM_SERVER, type BenchTarget, type RequestShape } from './run.js';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -32,6 +33,11 @@ export interface InstructionOptions {
   /** Requests counted. */
   requests: number;
   connections: number;
+  /**
+   * Also attribute the main thread's instructions to functions (node runs with
+   * `--perf-basic-prof`, so JIT code is named), keeping those of at least this many per request.
+   */
+  functionsAbove?: number;
   /** How long a server under valgrind may take to print LISTENING. */
   startTimeoutMs: number;
   log?: (line: string) => void;
@@ -44,6 +50,13 @@ export interface InstructionCount {
   requests: number;
   /** User-mode instructions of the server process (all threads) per counted request. */
   perRequest: number;
+  /**
+   * …of its main thread alone (JavaScript, the event loop, the scavenger's main part): without
+   * V8's compiler threads and the libuv pool, which are still busy now and then after warm-up.
+   */
+  mainPerRequest: number;
+  /** The main thread's self instructions per request by function, largest first (`functionsAbove`). */
+  functions?: Array<{ name: string; perRequest: number }>;
 }
 
 export interface InstructionReport {
@@ -69,6 +82,17 @@ async function load(url: string, shape: RequestShape, headers: Record<string, st
   }
 }
 
+/**
+ * The files of one `callgrind_control --dump` with `--separate-threads=yes`: `<out>.1-01` for
+ * the main thread, `-02`… for the others.
+ */
+export function threadDumps(files: readonly string[]): Array<{ file: string; thread: number }> {
+  return files.flatMap((file) => {
+    const match = /^callgrind\.out\.\d+-(\d+)$/.exec(file);
+    return match === null ? [] : [{ file, thread: Number(match[1]) }];
+  });
+}
+
 /** The `summary:` line of a callgrind dump: the run's total of its one event, Ir. */
 export function callgrindSummary(text: string): number {
   const match = /^summary:\s+(\d+)\s*$/m.exec(text);
@@ -88,14 +112,19 @@ export async function countInstructions(target: BenchTarget, shape: RequestShape
   if (target.script === undefined) throw new Error(`${target.name} has no server to count`);
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-callgrind-'));
   const group = new ProcessGroup(detectPinning());
+  let perfMap: string | undefined;
   try {
     // The upstream beside autocannon on core 1; core 0 is the counted server's.
     const upstream = await startServer(group, UPSTREAM_SERVER, join(BENCH_DIR, UPSTREAM_SERVER.script), '', { core: 1 });
-    const valgrind = ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', `--callgrind-out-file=${join(dir, 'callgrind.out')}`];
-    const server = await startServer(group, target, join(BENCH_DIR, target.script), `http://127.0.0.1:${upstream.port}`, {
+    const valgrind = ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', '--separate-threads=yes', `--callgrind-out-file=${join(dir, 'callgrind.out')}`];
+    const functions = options.functionsAbove !== undefined;
+    // The perf map names JIT code; written as code is compiled, so it costs nothing once warm.
+    const started = functions ? { ...target, nodeArgs: [...(target.nodeArgs ?? []), '--perf-basic-prof'] } : target;
+    const server = await startServer(group, started, join(BENCH_DIR, target.script), `http://127.0.0.1:${upstream.port}`, {
       wrapper: valgrind,
       timeoutMs: options.startTimeoutMs,
     });
+    perfMap = `/tmp/perf-${server.child.pid}.map`;
     const url = `http://127.0.0.1:${server.port}${target.prefix}${shape.path}`;
     options.log?.(`${target.name} ${shape.name}: warming up (${options.warmupRequests} requests)`);
     await load(url, shape, target.headers ?? {}, options.warmupRequests, options.connections);
@@ -104,25 +133,63 @@ export async function countInstructions(target: BenchTarget, shape: RequestShape
     options.log?.(`${target.name} ${shape.name}: counting ${options.requests} requests`);
     await load(url, shape, target.headers ?? {}, options.requests, options.connections);
     await run('callgrind_control', ['--dump', String(server.child.pid)]);
-    const dump = readdirSync(dir).find((name) => /^callgrind\.out\.\d+$/.test(name));
-    if (dump === undefined) throw new Error(`${target.name}: callgrind wrote no dump`);
-    const total = callgrindSummary(readFileSync(join(dir, dump), 'utf8'));
-    return { target: target.name, label: target.label, shape: shape.name, requests: options.requests, perRequest: Math.round(total / options.requests) };
+    const dumps = threadDumps(readdirSync(dir));
+    const main = dumps.find((dump) => dump.thread === 1);
+    if (main === undefined) throw new Error(`${target.name}: callgrind wrote no dump of the main thread`);
+    let total = 0;
+    for (const dump of dumps) total += callgrindSummary(readFileSync(join(dir, dump.file), 'utf8'));
+    const mainText = readFileSync(join(dir, main.file), 'utf8');
+    const count: InstructionCount = {
+      target: target.name,
+      label: target.label,
+      shape: shape.name,
+      requests: options.requests,
+      perRequest: Math.round(total / options.requests),
+      mainPerRequest: Math.round(callgrindSummary(mainText) / options.requests),
+    };
+    if (functions) {
+      const costs = nameJitCode(parseCallgrind(mainText), parsePerfMap(readFileSync(perfMap!, 'utf8')));
+      count.functions = [...costs]
+        .map(([name, cost]) => ({ name, perRequest: Math.round(cost / options.requests) }))
+        .filter((row) => row.perRequest >= options.functionsAbove!)
+        .sort((a, b) => b.perRequest - a.perRequest);
+    }
+    return count;
   } finally {
     await group.stopAll();
     rmSync(dir, { recursive: true, force: true });
+    if (perfMap !== undefined) rmSync(perfMap, { force: true });
   }
 }
+
+/** `+1,234` / `-56`. */
+function signed(value: number): string {
+  return `${value >= 0 ? '+' : ''}${value.toLocaleString('en-US')}`;
+}
+
+/** Functions shown where the candidate's main thread differs most from the baseline's. */
+const FUNCTION_ROWS = 40;
 
 export function formatInstructionReport(report: InstructionReport): string {
   const lines = [`Instructions per request (callgrind; ${report.warmupRequests} warm-up, ${report.requests} counted, ${report.connections} at a time; ${report.valgrind}, node ${report.node})`];
   for (const shape of new Set(report.counts.map((count) => count.shape))) {
     const rows = report.counts.filter((count) => count.shape === shape);
     const baseline = rows.find((count) => TARGETS.find((t) => t.name === count.target)?.role === 'baseline');
-    lines.push('', shape);
+    lines.push('', `${shape}${' '.repeat(Math.max(1, 35 - shape.length))}all threads   main thread`);
     for (const row of rows) {
-      const ratio = baseline === undefined || row === baseline ? '' : `  ${(row.perRequest / baseline.perRequest).toFixed(3)}x baseline (${row.perRequest - baseline.perRequest >= 0 ? '+' : ''}${(row.perRequest - baseline.perRequest).toLocaleString('en-US')})`;
-      lines.push(`  ${row.label.padEnd(24)} ${row.perRequest.toLocaleString('en-US').padStart(9)}${ratio}`);
+      const versus = baseline === undefined || row === baseline ? '' : `  ${(row.perRequest / baseline.perRequest).toFixed(3)}x / ${(row.mainPerRequest / baseline.mainPerRequest).toFixed(3)}x baseline (${signed(row.perRequest - baseline.perRequest)} / ${signed(row.mainPerRequest - baseline.mainPerRequest)})`;
+      lines.push(`  ${row.label.padEnd(24)} ${row.perRequest.toLocaleString('en-US').padStart(11)} ${row.mainPerRequest.toLocaleString('en-US').padStart(13)}${versus}`);
+    }
+    for (const row of rows) {
+      if (row === baseline || row.functions === undefined || baseline?.functions === undefined) continue;
+      const base = new Map(baseline.functions.map((f) => [f.name, f.perRequest]));
+      const cand = new Map(row.functions.map((f) => [f.name, f.perRequest]));
+      const diffs = [...new Set([...base.keys(), ...cand.keys()])]
+        .map((name) => ({ name, base: base.get(name) ?? 0, cand: cand.get(name) ?? 0 }))
+        .sort((a, b) => Math.abs(b.cand - b.base) - Math.abs(a.cand - a.base))
+        .slice(0, FUNCTION_ROWS);
+      lines.push('', `  main thread by function, ${row.label} minus ${baseline.label} (largest differences; self instructions per request):`);
+      for (const diff of diffs) lines.push(`  ${signed(diff.cand - diff.base).padStart(9)} ${diff.base.toLocaleString('en-US').padStart(8)} -> ${diff.cand.toLocaleString('en-US').padStart(8)}  ${diff.name.slice(0, 110)}`);
     }
   }
   return lines.join('\n');
@@ -144,7 +211,9 @@ async function main(): Promise<void> {
     // request, and with more connections that depends on timing; at half rate, where the p99 is
     // judged, the servers see requests one by one as well.
     connections: Math.round(positiveNumberFromEnv('INSTRUCTIONS_CONNECTIONS', 1)),
-    startTimeoutMs: 180_000,
+    // Per-function rows of the main thread (node with --perf-basic-prof), from this many instructions a request.
+    ...(process.env.INSTRUCTIONS_FUNCTIONS === undefined ? {} : { functionsAbove: positiveNumberFromEnv('INSTRUCTIONS_FUNCTIONS', 100) }),
+    startTimeoutMs: 600_000,
     log: (line) => process.stderr.write(`${line}\n`),
   };
   const targets = TARGETS.filter((target) => target.role !== 'direct');
