@@ -147,7 +147,9 @@ describe('circuit breaker', () => {
   let upstream: RecordingUpstream;
   let gw: TestGateway;
   const noRetry: RetrySpec = { attempts: 0, baseDelayMs: 10, maxDelayMs: 10, statuses: [] };
-  const breaker: CircuitBreakerSpec = { enabled: true, consecutiveFailures: 3, halfOpenAfterMs: 400 };
+  // Long enough that a snapshot swap (compiled in up to ~1 s on a slow VM) falls inside the open wait.
+  const breaker: CircuitBreakerSpec = { enabled: true, consecutiveFailures: 3, halfOpenAfterMs: 3000 };
+  const openWait = () => new Promise((r) => setTimeout(r, breaker.halfOpenAfterMs + 50));
   let apis: ApiSpec[];
 
   before(async () => {
@@ -172,20 +174,23 @@ describe('circuit breaker', () => {
     assert.equal(refused.status, 503);
     const problem = (await refused.json()) as { code: string };
     assert.equal(problem.code, 'upstream.circuit_open');
-    assert.equal(refused.headers.get('retry-after'), '1');
+    // Seconds until the trial, rounded up: 3 right after opening, less on a slow machine.
+    assert.match(refused.headers.get('retry-after') ?? '', /^[1-3]$/);
     assert.equal(upstream.seen.length, 3, 'the open circuit kept the request away from the upstream');
     assert.equal(await state(), 1);
   });
 
   it('keeps its state across a snapshot swap', async () => {
     await gw.source.push(JSON.stringify(buildSnapshot({ apis, generatedAt: '2026-11-27T01:00:00.000Z' })));
+    // A breaker made anew by the swap would read closed (0).
+    assert.equal(await state(), 1);
     const refused = await get();
     assert.equal(((await refused.json()) as { code: string }).code, 'upstream.circuit_open');
     assert.equal(upstream.seen.length, 3);
   });
 
   it('half-opens after the wait: a failed trial opens it again', async () => {
-    await new Promise((r) => setTimeout(r, 450));
+    await openWait();
     assert.equal((await get()).status, 503);
     assert.equal(upstream.seen.length, 4, 'one trial went through');
     const refused = await get();
@@ -195,7 +200,7 @@ describe('circuit breaker', () => {
 
   it('a successful trial closes it', async () => {
     upstream.behave(echo);
-    await new Promise((r) => setTimeout(r, 450));
+    await openWait();
     assert.equal((await get()).status, 200);
     assert.equal((await get()).status, 200);
     assert.equal(upstream.seen.length, 6);
@@ -213,5 +218,21 @@ describe('circuit breaker', () => {
     });
     for (let i = 0; i < 5; i++) assert.equal((await get()).status, 404);
     assert.equal(await state(), 0);
+  });
+
+  it('counts consecutive failures only: a success in between starts the count again', async () => {
+    const before = upstream.seen.length;
+    upstream.behave(alwaysFail(503));
+    for (let i = 0; i < 2; i++) assert.equal((await get()).status, 503);
+    upstream.behave(echo);
+    assert.equal((await get()).status, 200);
+    upstream.behave(alwaysFail(503));
+    for (let i = 0; i < 2; i++) assert.equal((await get()).status, 503);
+    assert.equal(upstream.seen.length, before + 5, 'every request reached the upstream');
+    assert.equal(await state(), 0, 'two failures since the success: still closed');
+    assert.equal((await get()).status, 503);
+    const refused = await get();
+    assert.equal(((await refused.json()) as { code: string }).code, 'upstream.circuit_open');
+    assert.equal(upstream.seen.length, before + 6, 'the third consecutive failure opened it');
   });
 });
