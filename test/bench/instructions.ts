@@ -74,6 +74,8 @@ async function load(url: string, shape: RequestShape, headers: Record<string, st
     method: shape.method,
     connections,
     amount,
+    // Under valgrind a request takes ~50 times as long, and on a slow VM over autocannon's 10-s default.
+    timeout: 300,
     headers: { ...shape.headers, ...headers },
     ...(shape.body === undefined ? {} : { body: shape.body }),
   });
@@ -119,7 +121,9 @@ export async function countInstructions(target: BenchTarget, shape: RequestShape
     const valgrind = ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', '--separate-threads=yes', `--callgrind-out-file=${join(dir, 'callgrind.out')}`];
     const functions = options.functionsAbove !== undefined;
     // The perf map names JIT code; written as code is compiled, so it costs nothing once warm.
-    const started = functions ? { ...target, nodeArgs: [...(target.nodeArgs ?? []), '--perf-basic-prof'] } : target;
+    // The flag also opens V8's log (isolate-*.log in the working directory): sent to `dir`.
+    const profFlags = ['--perf-basic-prof', `--logfile=${join(dir, 'v8.log')}`, '--no-logfile-per-isolate'];
+    const started = functions ? { ...target, nodeArgs: [...(target.nodeArgs ?? []), ...profFlags] } : target;
     const server = await startServer(group, started, join(BENCH_DIR, target.script), `http://127.0.0.1:${upstream.port}`, {
       wrapper: valgrind,
       timeoutMs: options.startTimeoutMs,

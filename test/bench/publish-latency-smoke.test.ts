@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { formatPublishLatency, runPublishLatencyBench } from './publish-latency.js';
 
-test('publish-latency bench publishes through the admin API and both gateway nodes enforce it', { timeout: 90_000 }, async () => {
+test('publish-latency bench publishes through the admin API and both gateway nodes enforce it', { timeout: 300_000 }, async () => {
   const report = await runPublishLatencyBench({ publishes: 2, log: () => {} });
   assert.equal(report.nodes, 2);
   assert.equal(report.latenciesMs.length, 2);

@@ -36,6 +36,8 @@ export const TARGET_P99_MS = 1000;
 const POLL_INTERVAL_MS = 5;
 /** A round that takes longer than this is a failure, not a slow sample. */
 const ROUND_TIMEOUT_MS = 15_000;
+/** Booting two nodes through tsx took over 15 s when the VM's memory was slow (2026-11-28). */
+const STARTUP_TIMEOUT_MS = 120_000;
 
 export interface PublishLatencyOptions {
   publishes: number;
@@ -220,16 +222,16 @@ export async function runPublishLatencyBench(options: PublishLatencyOptions): Pr
       }
     };
     /** Polls `node` every ~5 ms until `path` answers 200; the time from `since` (ms). */
-    const enforcedAfter = async (node: GatewayNode, path: string, since: number): Promise<number> => {
+    const enforcedAfter = async (node: GatewayNode, path: string, since: number, timeoutMs = ROUND_TIMEOUT_MS): Promise<number> => {
       for (;;) {
         if ((await status(node, path)) === 200) return performance.now() - since;
-        if (performance.now() - since > ROUND_TIMEOUT_MS) throw new Error(`${node.id} did not enforce ${path} within ${ROUND_TIMEOUT_MS} ms:\n${node.output()}`);
+        if (performance.now() - since > timeoutMs) throw new Error(`${node.id} did not enforce ${path} within ${timeoutMs} ms:\n${node.output()}`);
         if (node.child.exitCode !== null) throw new Error(`${node.id} exited:\n${node.output()}`);
         await sleep(POLL_INTERVAL_MS);
       }
     };
     const started = performance.now();
-    await Promise.all(nodes.map((node) => enforcedAfter(node, '/bench/v1/ping', started)));
+    await Promise.all(nodes.map((node) => enforcedAfter(node, '/bench/v1/ping', started, STARTUP_TIMEOUT_MS)));
     log(`publish-latency: control plane ${cpUrl}, nodes ${nodes.map((n) => n.url).join(' ')}; ${options.publishes} publishes`);
 
     const latenciesMs: number[] = [];
