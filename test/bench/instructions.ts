@@ -119,16 +119,16 @@ export async function countInstructions(target: BenchTarget, shape: RequestShape
     // The upstream beside autocannon on core 1; core 0 is the counted server's.
     const upstream = await startServer(group, UPSTREAM_SERVER, join(BENCH_DIR, UPSTREAM_SERVER.script), '', { core: 1 });
     const valgrind = ['valgrind', '--tool=callgrind', '--smc-check=all-non-file', '--separate-threads=yes', `--callgrind-out-file=${join(dir, 'callgrind.out')}`];
-    const functions = options.functionsAbove !== undefined;
+    const functionsAbove = options.functionsAbove;
     // The perf map names JIT code; written as code is compiled, so it costs nothing once warm.
     // The flag also opens V8's log (isolate-*.log in the working directory): sent to `dir`.
     const profFlags = ['--perf-basic-prof', `--logfile=${join(dir, 'v8.log')}`, '--no-logfile-per-isolate'];
-    const started = functions ? { ...target, nodeArgs: [...(target.nodeArgs ?? []), ...profFlags] } : target;
+    const started = functionsAbove === undefined ? target : { ...target, nodeArgs: [...(target.nodeArgs ?? []), ...profFlags] };
     const server = await startServer(group, started, join(BENCH_DIR, target.script), `http://127.0.0.1:${upstream.port}`, {
       wrapper: valgrind,
       timeoutMs: options.startTimeoutMs,
     });
-    perfMap = `/tmp/perf-${server.child.pid}.map`;
+    if (functionsAbove !== undefined) perfMap = `/tmp/perf-${server.child.pid}.map`;
     const url = `http://127.0.0.1:${server.port}${target.prefix}${shape.path}`;
     options.log?.(`${target.name} ${shape.name}: warming up (${options.warmupRequests} requests)`);
     await load(url, shape, target.headers ?? {}, options.warmupRequests, options.connections);
@@ -137,25 +137,23 @@ export async function countInstructions(target: BenchTarget, shape: RequestShape
     options.log?.(`${target.name} ${shape.name}: counting ${options.requests} requests`);
     await load(url, shape, target.headers ?? {}, options.requests, options.connections);
     await run('callgrind_control', ['--dump', String(server.child.pid)]);
-    const dumps = threadDumps(readdirSync(dir));
+    const dumps = threadDumps(readdirSync(dir)).map((dump) => ({ ...dump, text: readFileSync(join(dir, dump.file), 'utf8') }));
     const main = dumps.find((dump) => dump.thread === 1);
     if (main === undefined) throw new Error(`${target.name}: callgrind wrote no dump of the main thread`);
-    let total = 0;
-    for (const dump of dumps) total += callgrindSummary(readFileSync(join(dir, dump.file), 'utf8'));
-    const mainText = readFileSync(join(dir, main.file), 'utf8');
+    const total = dumps.reduce((sum, dump) => sum + callgrindSummary(dump.text), 0);
     const count: InstructionCount = {
       target: target.name,
       label: target.label,
       shape: shape.name,
       requests: options.requests,
       perRequest: Math.round(total / options.requests),
-      mainPerRequest: Math.round(callgrindSummary(mainText) / options.requests),
+      mainPerRequest: Math.round(callgrindSummary(main.text) / options.requests),
     };
-    if (functions) {
-      const costs = nameJitCode(parseCallgrind(mainText), parsePerfMap(readFileSync(perfMap!, 'utf8')));
+    if (perfMap !== undefined && functionsAbove !== undefined) {
+      const costs = nameJitCode(parseCallgrind(main.text), parsePerfMap(readFileSync(perfMap, 'utf8')));
       count.functions = [...costs]
         .map(([name, cost]) => ({ name, perRequest: Math.round(cost / options.requests) }))
-        .filter((row) => row.perRequest >= options.functionsAbove!)
+        .filter((row) => row.perRequest >= functionsAbove)
         .sort((a, b) => b.perRequest - a.perRequest);
     }
     return count;
