@@ -66,7 +66,9 @@ for (const engine of ENGINES) {
       const waited = await cp.call(GATEWAY, 'GET', '/api/v1/gateway/snapshot?wait=0.4', undefined, { 'if-none-match': `"${empty.hash}"` });
       const waitedMs = performance.now() - started;
       assert.equal(waited.status, 304);
-      assert.ok(waitedMs >= 350 && waitedMs < 2000, `waited ${waitedMs} ms`);
+      // The lower bound is exact; the upper one only tells a finished wait from one that never
+      // ends, so a starved machine passes (how fast a publish lands is `npm run bench`'s job).
+      assert.ok(waitedMs >= 350 && waitedMs < 10_000, `waited ${waitedMs} ms`);
 
       // Enforced state arrives; a long poll already waiting answers as soon as it is published.
       await insertTeam(store);
@@ -94,14 +96,14 @@ for (const engine of ENGINES) {
       await insertSubscription(store, 'sub-3', 'crm', 'orders', 1, 'revoked');
 
       started = performance.now();
-      const poll = cp.call(GATEWAY, 'GET', '/api/v1/gateway/snapshot?wait=10', undefined, { 'if-none-match': `"${empty.hash}"` });
+      const poll = cp.call(GATEWAY, 'GET', '/api/v1/gateway/snapshot?wait=30', undefined, { 'if-none-match': `"${empty.hash}"` });
       await new Promise((r) => setTimeout(r, 100));
       const changedAt = performance.now();
       cp.cp.deps.enforcementChanged('test: orders published');
       const changed = await poll;
       const publishMs = performance.now() - changedAt;
       assert.equal(changed.status, 200, changed.text);
-      assert.ok(publishMs < 1000, `published and answered in ${publishMs} ms`);
+      assert.ok(publishMs < 10_000, `published and answered in ${publishMs} ms, not at the end of the 30-s wait`);
       t.diagnostic(`${engine}: change → long poll answered in ${publishMs.toFixed(0)} ms (debounce 50 ms)`);
       const snapshot = changed.json as Snapshot;
       assert.notEqual(snapshot.hash, empty.hash);
@@ -222,7 +224,7 @@ for (const engine of ENGINES) {
       await gateway.close();
       const released = await held;
       assert.equal(released.status, 304);
-      assert.ok(performance.now() - started < 2000);
+      assert.ok(performance.now() - started < 10_000, 'released at close, not at the end of the 30-s wait');
     });
   });
 }

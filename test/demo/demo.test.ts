@@ -96,7 +96,7 @@ interface CurlAnswer {
  */
 function runShell(script: string, env: Record<string, string> = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('sh', ['-c', script], { encoding: 'utf8', maxBuffer: 4 * 1024 * 1024, timeout: 10_000, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
+    execFile('sh', ['-c', script], { encoding: 'utf8', maxBuffer: 4 * 1024 * 1024, timeout: 60_000, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
       if (error) reject(new Error(`${script} failed: ${stderr || error.message}`));
       else resolve(stdout);
     });
@@ -272,7 +272,11 @@ async function adminGet(port: number, path: string, token: string): Promise<{ st
   return { status: res.status, json: await res.json() };
 }
 
-describe('demo start (npm start)', { timeout: 60_000 }, () => {
+// Generous on purpose: on a starved machine (CI once ran where a busy process got a tenth of a
+// core) the demo took over 20 s to become ready. These bounds only catch a hang.
+const READY_WITHIN_MS = 120_000;
+
+describe('demo start (npm start)', { timeout: 600_000 }, () => {
   let dataDir: string;
   let ports: { gateway: number; status: number; odoo: number; salesforce: number; zendesk: number; controlPlane: number };
   let demoEnv: Record<string, string>;
@@ -304,7 +308,7 @@ describe('demo start (npm start)', { timeout: 60_000 }, () => {
 
   it('serves every README example (gateway and admin API), then stops cleanly on SIGTERM', async () => {
     const demo = spawnDemo(demoEnv);
-    await waitUntilReady(demo, ports.status, 20_000);
+    await waitUntilReady(demo, ports.status, READY_WITHIN_MS);
 
     const examplePorts: ExamplePorts = { gatewayPort: ports.gateway, statusPort: ports.status, controlPlanePort: ports.controlPlane };
     const tokens = await runTokenCommands(examplePorts);
@@ -336,7 +340,8 @@ describe('demo start (npm start)', { timeout: 60_000 }, () => {
 
     // The examples' calls travel gateway → spool → control plane: the impact names their callers.
     let callers: string[] = [];
-    for (let i = 0; i < 100 && callers.length === 0; i++) {
+    const callersBy = Date.now() + 30_000;
+    while (callers.length === 0 && Date.now() < callersBy) {
       const impact = await adminGet(ports.controlPlane, '/apis/erp-sales/versions/1.0.0/impact?days=7', tokens.ADMIN_TOKEN!);
       callers = (impact.json.usage.consumers as Array<{ consumer: string }>).map((c) => c.consumer);
       if (callers.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
@@ -415,7 +420,7 @@ describe('demo start (npm start)', { timeout: 60_000 }, () => {
 
   it('started again on the same store, does not seed twice, serves the same catalogue, and feeds a second gateway node (README: distributed mode)', async () => {
     const demo = spawnDemo(demoEnv);
-    await waitUntilReady(demo, ports.status, 20_000);
+    await waitUntilReady(demo, ports.status, READY_WITHIN_MS);
     const examplePorts: ExamplePorts = { gatewayPort: ports.gateway, statusPort: ports.status, controlPlanePort: ports.controlPlane };
     const tokens = await runTokenCommands(examplePorts, [ADMIN_TOKEN_COMMAND]);
     const invoice = DEMO_EXAMPLES.find((e) => e.id === 'erp-sales-invoice')!;
@@ -455,12 +460,13 @@ describe('demo start (npm start)', { timeout: 60_000 }, () => {
     const nodeExited = new Promise<number | null>((resolve) => node.once('exit', (code) => resolve(code)));
     try {
       const nodeAsDemo: Demo = { child: node, output: () => nodeOutput, exited: nodeExited.then((code) => ({ code, signal: null })) };
-      await waitUntilReady(nodeAsDemo, nodeStatusPort, 20_000);
+      await waitUntilReady(nodeAsDemo, nodeStatusPort, READY_WITHIN_MS);
       const nodePorts: ExamplePorts = { ...examplePorts, gatewayPort: nodePort, statusPort: nodeStatusPort };
       assert.equal((await runCurl(renderCurlCommand(invoice, nodePorts), tokens)).status, 200);
       const ready = JSON.parse((await runCurl(`curl -sS -i http://127.0.0.1:${nodeStatusPort}/health/ready`, tokens)).body) as { snapshot: string };
       let listed: Array<{ nodeId: string; appliedHash: string; current: boolean }> = [];
-      for (let i = 0; i < 50 && listed.filter((n) => n.current).length < 2; i++) {
+      const listedBy = Date.now() + 30_000;
+      while (listed.filter((n) => n.current).length < 2 && Date.now() < listedBy) {
         listed = (await adminGet(ports.controlPlane, '/gateway/nodes', tokens.ADMIN_TOKEN!)).json.items;
         await new Promise((r) => setTimeout(r, 100));
       }

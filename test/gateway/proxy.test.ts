@@ -20,6 +20,39 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
+interface Timed {
+  status: number;
+  code: string;
+  detail: string;
+  started: number;
+  answered: number;
+}
+
+/** Calls `/{slug}/v1/items` and notes when it was sent and answered (`performance.now()`). */
+async function timed(gatewayUrl: string, slug: string): Promise<Timed> {
+  const started = performance.now();
+  const response = await fetch(`${gatewayUrl}/${slug}/v1/items`, { signal: AbortSignal.timeout(30_000) });
+  const { code, detail } = (await response.json()) as { code: string; detail: string };
+  return { status: response.status, code, detail, started, answered: performance.now() };
+}
+
+/**
+ * Each call waited at least its route's timeout, and the two answered in the order of their
+ * deadlines (sent + timeout), as they must even after a stall: the gateway's sweep ends calls
+ * in deadline order. Deadlines closer than 500 ms (a stall of ~2.5 s between the two sends)
+ * tell nothing about order, so only the lower bounds are checked then.
+ */
+function assertTimeoutOrder(answers: { short: Timed; long: Timed }, shortMs: number, longMs: number): void {
+  const { short, long } = answers;
+  assert.ok(short.answered - short.started >= shortMs - 10, `answered after ${Math.round(short.answered - short.started)} ms for a ${shortMs} ms timeout`);
+  assert.ok(long.answered - long.started >= longMs - 10, `answered after ${Math.round(long.answered - long.started)} ms for a ${longMs} ms timeout`);
+  const shortDeadline = short.started + shortMs;
+  const longDeadline = long.started + longMs;
+  if (Math.abs(longDeadline - shortDeadline) >= 500) {
+    assert.equal(short.answered < long.answered, shortDeadline < longDeadline, `the ${shortMs} ms route answered out of deadline order`);
+  }
+}
+
 describe('proxying', () => {
   let upstream: RecordingUpstream;
   let gw: TestGateway;
@@ -33,19 +66,19 @@ describe('proxying', () => {
       { id: 'listItems', method: 'GET' as const, path: '/items' },
       { id: 'createItem', method: 'POST' as const, path: '/items' },
     ];
-    const fast = { connectTimeoutMs: 500, responseTimeoutMs: 300 };
+    const settings = { credentialHeader: 'Authorization', credentialPrefix: 'Bearer ', credential: { env: 'SHOP_TOKEN' } };
+    const shopLike = (slug: string, connectTimeoutMs: number, responseTimeoutMs: number): ApiSpec =>
+      httpApi(slug, upstream.url, ops, { upstream: { kind: 'http', baseUrl: `${upstream.url}/api`, connectTimeoutMs, responseTimeoutMs, settings } });
     gw = await startTestGateway({
       secrets: { SHOP_TOKEN: 'PLANTED-upstream-token-91c2' },
       snapshot: buildSnapshot({
         apis: (apis = [
-          httpApi('shop', upstream.url, ops, {
-            upstream: {
-              kind: 'http',
-              baseUrl: `${upstream.url}/api`,
-              ...fast,
-              settings: { credentialHeader: 'Authorization', credentialPrefix: 'Bearer ', credential: { env: 'SHOP_TOKEN' } },
-            },
-          }),
+          shopLike('shop', 500, 300),
+          // The same upstream with a ten times longer response timeout: the timeout tests
+          // compare the two, not either against a wall-clock bound a starved machine breaks.
+          shopLike('patient', 500, 3000),
+          // Timeouts no test here means to reach: bodies and held calls that take their time.
+          shopLike('bulk', 60_000, 60_000),
           httpApi('gone', `http://127.0.0.1:${deadPort}`, ops),
         ]),
       }),
@@ -73,12 +106,15 @@ describe('proxying', () => {
     upstream.behave(() => {
       /* never answers */
     });
-    const started = performance.now();
-    const response = await fetch(`${gw.url}/shop/v1/items`, { signal: AbortSignal.timeout(5000) });
-    const elapsed = performance.now() - started;
-    assert.equal(response.status, 504);
-    assert.equal(((await response.json()) as { code: string }).code, 'upstream.timeout');
-    assert.ok(elapsed >= 290 && elapsed < 800, `answered after ${Math.round(elapsed)} ms for a 300 ms timeout`);
+    // Two routes to the hung upstream, 3 s and, 200 ms later, 300 ms: each waits at least its
+    // own timeout, and they answer in the order of their deadlines (one timeout for both would
+    // answer the 3-s route first). Order survives a starved machine; a time bound does not.
+    const long = timed(gw.url, 'patient');
+    await new Promise((r) => setTimeout(r, 200));
+    const short = timed(gw.url, 'shop');
+    const answers = { short: await short, long: await long };
+    for (const answer of Object.values(answers)) assert.deepEqual([answer.status, answer.code], [504, 'upstream.timeout']);
+    assertTimeoutOrder(answers, 300, 3000);
     // The gateway keeps working afterwards.
     upstream.behave(echo);
     assert.equal((await fetch(`${gw.url}/shop/v1/items`)).status, 200);
@@ -97,18 +133,21 @@ describe('proxying', () => {
         python.once('error', reject);
       });
       await new Promise((r) => setTimeout(r, 100));
-      const stuck = httpApi('stuck', `http://127.0.0.1:${port}`, [{ id: 'listItems', method: 'GET', path: '/items' }], {
-        upstream: { kind: 'http', baseUrl: `http://127.0.0.1:${port}`, connectTimeoutMs: 300, responseTimeoutMs: 5000, settings: {} },
-      });
-      await gw.source.push(JSON.stringify(buildSnapshot({ apis: [...apis, stuck], generatedAt: '2026-11-01T00:00:01.000Z' })));
-      const started = performance.now();
-      const response = await fetch(`${gw.url}/stuck/v1/items`, { signal: AbortSignal.timeout(5000) });
-      const elapsed = performance.now() - started;
-      assert.equal(response.status, 504);
-      const problem = (await response.json()) as { code: string; detail: string };
-      assert.equal(problem.code, 'upstream.timeout');
-      assert.match(problem.detail, /connection/);
-      assert.ok(elapsed >= 290 && elapsed < 1000, `answered after ${Math.round(elapsed)} ms for a 300 ms connect timeout`);
+      const stuckApi = (slug: string, connectTimeoutMs: number): ApiSpec =>
+        httpApi(slug, `http://127.0.0.1:${port}`, [{ id: 'listItems', method: 'GET', path: '/items' }], {
+          upstream: { kind: 'http', baseUrl: `http://127.0.0.1:${port}`, connectTimeoutMs, responseTimeoutMs: 30_000, settings: {} },
+        });
+      await gw.source.push(JSON.stringify(buildSnapshot({ apis: [...apis, stuckApi('stuck', 300), stuckApi('stuck-patient', 3000)], generatedAt: '2026-11-01T00:00:01.000Z' })));
+      // As for the response timeout: 3 s, then 300 ms, each at least its own, in deadline order.
+      const long = timed(gw.url, 'stuck-patient');
+      await new Promise((r) => setTimeout(r, 200));
+      const short = timed(gw.url, 'stuck');
+      const answers = { short: await short, long: await long };
+      for (const answer of Object.values(answers)) {
+        assert.deepEqual([answer.status, answer.code], [504, 'upstream.timeout']);
+        assert.match(answer.detail, /connection/);
+      }
+      assertTimeoutOrder(answers, 300, 3000);
     } finally {
       python.kill();
       await gw.source.push(JSON.stringify(buildSnapshot({ apis })));
@@ -215,7 +254,7 @@ describe('proxying', () => {
       res.end(req.body);
     });
     const received = await new Promise<{ status: number; body: string; pauses: number }>((resolve, reject) => {
-      const req = request(`${gw.url}/shop/v1/items`, { method: 'POST', headers: { 'content-type': 'text/plain' } }, (res) => {
+      const req = request(`${gw.url}/bulk/v1/items`, { method: 'POST', headers: { 'content-type': 'text/plain' } }, (res) => {
         const chunks: Buffer[] = [];
         let pauses = 0;
         res.on('data', (chunk: Buffer) => {
@@ -251,29 +290,30 @@ describe('proxying', () => {
   });
 
   it('aborts the upstream call of a client that left, so the pool is not wedged', async () => {
-    // The upstream holds the calls 2 s: a wedged pool would make the next POST wait that long.
-    upstream.behave((req, res) => setTimeout(() => echo(req, res), 2000));
+    // The upstream holds the calls 15 s (the route allows 60): a wedged pool would make the
+    // next POST wait that long.
+    upstream.behave((req, res) => void setTimeout(() => echo(req, res), 15_000).unref());
     const controllers = Array.from({ length: 20 }, () => new AbortController());
     const aborted = controllers.map((controller, i) =>
-      fetch(`${gw.url}/shop/v1/items?abandoned=${i}`, { method: 'POST', body: '{"x":1}', signal: controller.signal }).catch(() => 'aborted'),
+      fetch(`${gw.url}/bulk/v1/items?abandoned=${i}`, { method: 'POST', body: '{"x":1}', signal: controller.signal }).catch(() => 'aborted'),
     );
     // Leave only once every call is held at the upstream, so each one is truly in flight.
-    for (let i = 0; i < 500 && upstream.seen.length < 20; i++) await new Promise((r) => setTimeout(r, 5));
+    for (const by = Date.now() + 20_000; upstream.seen.length < 20 && Date.now() < by; ) await new Promise((r) => setTimeout(r, 5));
     assert.equal(upstream.seen.length, 20, 'all twenty calls reached the upstream');
     for (const controller of controllers) controller.abort();
     assert.deepEqual(new Set(await Promise.all(aborted)), new Set(['aborted']));
     upstream.behave(echo);
     const started = performance.now();
-    const next = await fetch(`${gw.url}/shop/v1/items`, { method: 'POST', body: '{"after":true}' });
+    const next = await fetch(`${gw.url}/bulk/v1/items`, { method: 'POST', body: '{"after":true}' });
     assert.equal(next.status, 200);
-    assert.ok(performance.now() - started < 1000, 'the next POST does not wait behind abandoned upstream calls');
+    assert.ok(performance.now() - started < 7_500, 'the next POST does not wait behind abandoned upstream calls');
     const abandoned = async () => gw.accessRecords().filter((r) => r.path.includes('abandoned='));
-    for (let i = 0; i < 300 && (await abandoned()).length < 20; i++) await new Promise((r) => setTimeout(r, 10));
+    for (const by = Date.now() + 20_000; (await abandoned()).length < 20 && Date.now() < by; ) await new Promise((r) => setTimeout(r, 10));
     const abandonedRecords = await abandoned();
     assert.equal(abandonedRecords.length, 20);
     assert.ok(abandonedRecords.every((r) => r.aborted), 'each abandoned request is recorded as aborted');
     // The abandoned upstream calls were destroyed, not left holding sockets until the
-    // upstream answered (2 s later).
+    // upstream answered (15 s later).
     const metrics = await (await fetch(`${gw.statusUrl}/metrics`)).text();
     assert.match(metrics, /gatehouse_upstream_sockets\{state="active"\} 0/);
     assert.match(metrics, /gatehouse_upstream_sockets\{state="queued"\} 0/);

@@ -115,7 +115,7 @@ describe('startSimulatorServer faults', () => {
     await new Promise((r) => setTimeout(r, 50));
     const started = Date.now();
     await other.close();
-    assert.ok(Date.now() - started < 1000, 'close did not wait for the hung request');
+    assert.ok(Date.now() - started < 10_000, 'close did not wait for the hung request (it never ends)');
     assert.notEqual(await pending, 'no error');
     assert.equal(await fetchError(`${other.url}/after`), 'ECONNREFUSED');
     await assert.rejects(other.comeUp(), /closed/);
