@@ -82,6 +82,34 @@ describe('callgrind reading', () => {
     assert.deepEqual(entries.map((entry) => entry.name), ['JS:*new']);
   });
 
+  it('lets later code placed inside a freed object\'s range win, keeping the old name only where nothing came since', () => {
+    // A large validator at 0x1000–0x1400, freed; then code at 0x1100–0x1180 and 0x13c0–0x1440
+    // (straddling its end), and one at 0x0f00–0x1010 straddling its start.
+    const entries = parsePerfMap('1000 400 JS:*validate0 big.js:1:1\n1100 80 JS:*handle a.js:1:1\n13c0 80 JS:*after b.js:1:1\nf00 110 JS:*before c.js:1:1\n');
+    assert.deepEqual(
+      entries.map((entry) => [entry.start.toString(16), entry.end.toString(16), entry.name.split(' ')[0]]),
+      [
+        ['f00', '1010', 'JS:*before'],
+        ['1010', '1100', 'JS:*validate0'],
+        ['1100', '1180', 'JS:*handle'],
+        ['1180', '13c0', 'JS:*validate0'],
+        ['13c0', '1440', 'JS:*after'],
+      ],
+    );
+    assert.equal(lookupPerfMap(entries, 0x1150), 'JS:*handle a.js:1:1');
+    assert.equal(lookupPerfMap(entries, 0x1000), 'JS:*before c.js:1:1');
+    assert.equal(lookupPerfMap(entries, 0x1200), 'JS:*validate0 big.js:1:1');
+    assert.equal(lookupPerfMap(entries, 0x13ff), 'JS:*after b.js:1:1');
+    // Placed over several at once: all of them inside go, the ends stay.
+    const covered = parsePerfMap('100 10 A\n110 10 B\n120 10 C\n108 10 D\n');
+    assert.deepEqual(covered.map((entry) => [entry.start.toString(16), entry.end.toString(16), entry.name]), [
+      ['100', '108', 'A'],
+      ['108', '118', 'D'],
+      ['118', '120', 'B'],
+      ['120', '130', 'C'],
+    ]);
+  });
+
   it('finds the main thread\'s dump among the threads\' files', () => {
     assert.deepEqual(threadDumps(['callgrind.out', 'callgrind.out.1-01', 'callgrind.out.1-12', 'other']), [
       { file: 'callgrind.out.1-01', thread: 1 },

@@ -16,22 +16,47 @@ export interface PerfMapEntry {
 }
 
 /**
- * Parses a perf map into entries sorted by start address. A code object moved or freed by the
- * GC leaves its old line behind; a later line for the same range wins, as in `perf report`.
+ * Parses a perf map into disjoint entries sorted by start address. A code object moved or
+ * freed by the GC leaves its old line behind, and new code is later placed over that range, in
+ * whole or in part: a later line wins over every earlier one it overlaps, which keeps only the
+ * earlier line's uncovered ends. (Stop 20 kept only exact repeats apart; a large validator
+ * compiled at start-up, since freed, then named whatever came to live inside its old range.)
  *
  * @example
  * const entries = parsePerfMap('7f00 20 JS:*handle file.js:3:1\n');
  * lookupPerfMap(entries, 0x7f10); // 'JS:*handle file.js:3:1'
  */
 export function parsePerfMap(text: string): PerfMapEntry[] {
-  const byStart = new Map<number, PerfMapEntry>();
+  const entries: PerfMapEntry[] = [];
   for (const line of text.split('\n')) {
     const match = /^([0-9a-f]+) ([0-9a-f]+) (.*)$/i.exec(line);
     if (match === null) continue;
     const start = Number.parseInt(match[1]!, 16);
-    byStart.set(start, { start, end: start + Number.parseInt(match[2]!, 16), name: match[3]! });
+    const end = start + Number.parseInt(match[2]!, 16);
+    if (end > start) place(entries, { start, end, name: match[3]! });
   }
-  return [...byStart.values()].sort((a, b) => a.start - b.start);
+  return entries;
+}
+
+/** Puts `entry` into the sorted, disjoint `entries`, cutting away what it overlaps. */
+function place(entries: PerfMapEntry[], entry: PerfMapEntry): void {
+  // The first entry ending after the new one starts.
+  let low = 0;
+  let high = entries.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (entries[mid]!.end <= entry.start) low = mid + 1;
+    else high = mid;
+  }
+  let last = low;
+  while (last < entries.length && entries[last]!.start < entry.end) last++;
+  const replacement: PerfMapEntry[] = [];
+  const first = entries[low];
+  if (first !== undefined && low < last && first.start < entry.start) replacement.push({ ...first, end: entry.start });
+  replacement.push(entry);
+  const tail = entries[last - 1];
+  if (tail !== undefined && low < last && tail.end > entry.end) replacement.push({ ...tail, start: entry.end });
+  entries.splice(low, last - low, ...replacement);
 }
 
 /** The name of the code object holding `address`, or undefined. */
