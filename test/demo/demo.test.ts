@@ -26,6 +26,7 @@ import {
 } from '../../gateway/demo/examples.js';
 import { loginAs } from '../control-plane/dev-idp-login.js';
 import { freePorts } from '../support/ports.js';
+import { until } from '../support/until.js';
 import { GATEWAY_NODE_FLAGS } from '../../gateway/node-flags.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -339,13 +340,15 @@ describe('demo start (npm start)', { timeout: 600_000 }, () => {
     }
 
     // The examples' calls travel gateway → spool → control plane: the impact names their callers.
-    let callers: string[] = [];
-    const callersBy = Date.now() + 30_000;
-    while (callers.length === 0 && Date.now() < callersBy) {
-      const impact = await adminGet(ports.controlPlane, '/apis/erp-sales/versions/1.0.0/impact?days=7', tokens.ADMIN_TOKEN!);
-      callers = (impact.json.usage.consumers as Array<{ consumer: string }>).map((c) => c.consumer);
-      if (callers.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    const callers = await until(
+      'callers in the impact',
+      async () => {
+        const impact = await adminGet(ports.controlPlane, '/apis/erp-sales/versions/1.0.0/impact?days=7', tokens.ADMIN_TOKEN!);
+        const names = (impact.json.usage.consumers as Array<{ consumer: string }>).map((c) => c.consumer);
+        return names.length > 0 && names;
+      },
+      { intervalMs: 100 },
+    );
     assert.ok(callers.includes('storefront'), `erp-sales v1 callers: ${callers.join(', ')}`);
 
     // A person logs in as a browser would (authorization code + PKCE) and reads the same.
@@ -464,12 +467,14 @@ describe('demo start (npm start)', { timeout: 600_000 }, () => {
       const nodePorts: ExamplePorts = { ...examplePorts, gatewayPort: nodePort, statusPort: nodeStatusPort };
       assert.equal((await runCurl(renderCurlCommand(invoice, nodePorts), tokens)).status, 200);
       const ready = JSON.parse((await runCurl(`curl -sS -i http://127.0.0.1:${nodeStatusPort}/health/ready`, tokens)).body) as { snapshot: string };
-      let listed: Array<{ nodeId: string; appliedHash: string; current: boolean }> = [];
-      const listedBy = Date.now() + 30_000;
-      while (listed.filter((n) => n.current).length < 2 && Date.now() < listedBy) {
-        listed = (await adminGet(ports.controlPlane, '/gateway/nodes', tokens.ADMIN_TOKEN!)).json.items;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      const listed = await until(
+        'both nodes current',
+        async () => {
+          const items = (await adminGet(ports.controlPlane, '/gateway/nodes', tokens.ADMIN_TOKEN!)).json.items as Array<{ nodeId: string; appliedHash: string; current: boolean }>;
+          return items.filter((n) => n.current).length >= 2 && items;
+        },
+        { intervalMs: 100 },
+      );
       assert.deepEqual(
         listed.map((n) => [n.nodeId, n.appliedHash, n.current]),
         [

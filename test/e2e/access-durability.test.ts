@@ -19,6 +19,7 @@ import { contractFor, KEYED_POLICIES } from '../control-plane/snapshot-rows.js';
 import { startTestControlPlane, type TestControlPlane } from '../support/control-plane.js';
 import { startRecordingUpstream } from '../support/upstream.js';
 import { freePorts } from '../support/ports.js';
+import { until } from '../support/until.js';
 
 /** A TCP relay that can be shut (connections refused, open ones cut) and opened again on the same port. */
 async function startRelay(target: number): Promise<{ port: number; open(): Promise<void>; shut(): Promise<void>; close(): Promise<void> }> {
@@ -47,15 +48,8 @@ async function startRelay(target: number): Promise<{ port: number; open(): Promi
   return { port, open, shut, close: shut };
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+/** Processes here restart: a probe that fails to connect means "not yet". */
+const POLL = { ignoreErrors: true, intervalMs: 100 };
 
 describe('access records survive a gateway SIGKILL and a control-plane outage', { timeout: 120_000 }, () => {
   it('stores every answered request exactly once', async (t) => {
@@ -127,7 +121,7 @@ describe('access records survive a gateway SIGKILL and a control-plane outage', 
     };
 
     let gateway = startGateway();
-    await until('gateway ready', async () => ((await fetch(`http://127.0.0.1:${statusPort}/health/ready`)).ok ? true : undefined));
+    await until('gateway ready', async () => ((await fetch(`http://127.0.0.1:${statusPort}/health/ready`)).ok ? true : undefined), POLL);
     // The control plane goes away; the gateway keeps answering from its snapshot.
     await relay.shut();
     for (let i = 0; i < 150; i++) await call(i);
@@ -138,7 +132,7 @@ describe('access records survive a gateway SIGKILL and a control-plane outage', 
     await died;
     await relay.open();
     gateway = startGateway();
-    await until('gateway ready again', async () => ((await fetch(`http://127.0.0.1:${statusPort}/health/ready`)).ok ? true : undefined));
+    await until('gateway ready again', async () => ((await fetch(`http://127.0.0.1:${statusPort}/health/ready`)).ok ? true : undefined), POLL);
     for (let i = 150; i < 249; i++) await call(i);
     // One call carries a W3C trace: the same trace id reaches the upstream and the stored record.
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -150,7 +144,7 @@ describe('access records survive a gateway SIGKILL and a control-plane outage', 
     const stored = await until('every record stored', async () => {
       const rows = await cp.store.db.selectFrom('access_records').select(['request_id', 'path']).where('node_id', '=', 'gw-durable').execute();
       return rows.length >= answered.length ? rows : undefined;
-    });
+    }, POLL);
     const ids = stored.map((r) => r.request_id);
     assert.equal(new Set(ids).size, ids.length, 'none duplicated');
     assert.deepEqual([...ids].sort(), [...answered].sort(), 'none missing, none extra');

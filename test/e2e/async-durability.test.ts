@@ -23,6 +23,7 @@ import { buildSnapshot, singleVersionApi } from '../support/gateway-harness.js';
 import { requireRedis } from '../support/redis.js';
 import { startOdooSimulator, type OdooSimulatorHandle } from '../simulators/index.js';
 import { freePorts } from '../support/ports.js';
+import { until } from '../support/until.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const STOREFRONT_KEY = 'gh_live_Durable1.PLANTED-storefront-secret-9';
@@ -61,17 +62,8 @@ function snapshotFor(odooUrl: string): string {
   return JSON.stringify(buildSnapshot({ apis: [api], plans: [{ id: 'standard', name: 'Standard', scopes: [] }], consumers: twoKeyedConsumers(['erp'], { storefront: STOREFRONT_KEY, crm: CRM_KEY }) }));
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await Promise.resolve()
-      .then(probe)
-      .catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** Processes here restart: a probe that fails to connect means "not yet". */
+const POLL = { ignoreErrors: true, intervalMs: 50 };
 
 interface Node {
   readonly name: string;
@@ -105,7 +97,7 @@ function gatewayNode(name: string, ports: [number, number], env: Record<string, 
       await until(`${name} ready`, async () => {
         if (child.exitCode !== null) throw new Error(`${name} exited:\n${node.output}`);
         return (await fetch(`${node.statusUrl}/health/ready`)).ok ? true : undefined;
-      });
+      }, POLL);
     },
     async kill() {
       const child = node.child;
@@ -205,7 +197,7 @@ async function scenario(t: TestContext, nodes: Node[], odoo: OdooSimulatorHandle
   odoo.slow(15);
   await odoo.comeUp();
   const creates = (): number => odoo.calls.filter((c) => c.path.endsWith('/create')).length;
-  await until('deliveries under way', () => (creates() >= 120 ? true : undefined));
+  await until('deliveries under way', () => (creates() >= 120 ? true : undefined), POLL);
   await nodes[0]!.kill();
   const atKill = creates();
   t.diagnostic(`SIGKILL after ${atKill} of ${locations.length} creates reached Odoo`);
@@ -214,14 +206,14 @@ async function scenario(t: TestContext, nodes: Node[], odoo: OdooSimulatorHandle
 
   // 3. Drained: every request delivered (asked of a node that can see it), Odoo holding each create once.
   const all = (ref: string, model: string, field: string): number => odoo.records(model).filter((r) => r[field] === ref).length;
-  await until('every create carried out', () => (STEPS.every((s) => refs.every((ref) => all(ref, s.model, s.field) >= 1)) ? true : undefined), 45_000);
+  await until('every create carried out', () => (STEPS.every((s) => refs.every((ref) => all(ref, s.model, s.field) >= 1)) ? true : undefined), { ...POLL, timeoutMs: 45_000 });
   const viewer = nodes[0]!;
   let pending = locations.filter(() => true);
   await until('every status delivered', async () => {
     const states = await Promise.all(pending.map(async (entry) => ({ entry, state: await statusOf(nodeCount === 1 ? viewer : entry.node, entry.location) })));
     pending = states.filter((s) => s.state.status !== 'delivered').map((s) => s.entry);
     return pending.length === 0 ? true : undefined;
-  });
+  }, POLL);
   // Anything sent twice would have arrived by now.
   await new Promise((resolve) => setTimeout(resolve, 300));
   const probes = nodes.reduce((sum, node) => sum + (node.output.match(/had been applied \(probe\)/g) ?? []).length, 0);
@@ -241,7 +233,7 @@ async function scenario(t: TestContext, nodes: Node[], odoo: OdooSimulatorHandle
   const dead = await until('dead-lettered', async () => {
     const state = await statusOf(nodes[nodeCount - 1]!, failing.location!);
     return state.status === 'dead' ? state : undefined;
-  });
+  }, POLL);
   assert.equal(dead.error.code, 'upstream.validation_failed');
   const listed = await admin(nodes[0]!, 'GET', '/admin/async/dead-letters');
   assert.ok(listed.json.items.some((item: { id: string }) => item.id === id), 'in the dead-letter list');
@@ -257,7 +249,7 @@ async function scenario(t: TestContext, nodes: Node[], odoo: OdooSimulatorHandle
   const delivered = await until('replayed and delivered', async () => {
     const state = await statusOf(nodes[nodeCount - 1]!, failing.location!);
     return state.status === 'delivered' ? state : undefined;
-  });
+  }, POLL);
   assert.equal(delivered.upstream.status, 200);
   assert.equal(odoo.records('sale.order').filter((o) => o.client_order_ref === 'ORD-DEAD').length, 1);
 
@@ -271,7 +263,7 @@ async function scenario(t: TestContext, nodes: Node[], odoo: OdooSimulatorHandle
     const found = await accessRecords(logs);
     const wanted = ['async.dead_letter', 'async.replayed', 'async.key_missing'];
     return wanted.every((decision) => found.some((r) => r.decision === decision)) && found.some((r) => r.decision === 'async.delivered' && r.operation === 'createOrder' && r.traceId === found.find((x) => x.decision === 'async.dead_letter')?.traceId) ? found : undefined;
-  });
+  }, POLL);
   const deadRecord = records.find((r) => r.decision === 'async.dead_letter')!;
   assert.equal(deadRecord.status, 422);
   assert.equal(deadRecord.consumer, 'storefront');

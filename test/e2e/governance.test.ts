@@ -25,6 +25,7 @@ import { startTestControlPlane, type TestControlPlane } from '../support/control
 import { startTestGateway, type TestGateway } from '../support/gateway-harness.js';
 import { startWebhookReceiver } from '../support/receivers.js';
 import { startRecordingUpstream } from '../support/upstream.js';
+import { until } from '../support/until.js';
 
 const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {} };
 const API = '/api/v1/apis/erp-orders';
@@ -52,16 +53,6 @@ function ordersContract(version: string, { withTotal = true, withUpdate = true }
     };
   }
   return { openapi: '3.1.0', info: { title: 'Orders', version }, security: [{ apiKey: [] }], components: { securitySchemes: { apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' } } }, paths };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
 }
 
 describe('contract governance end to end', () => {

@@ -20,6 +20,7 @@ import { createControlPlaneTokenSource } from '../../gateway/snapshot/control-pl
 import { accessRoutes } from '../../control-plane/routes/access.js';
 import { startTestControlPlane } from '../support/control-plane.js';
 import { captureLines } from '../support/gateway-harness.js';
+import { until } from '../support/until.js';
 
 const NODE_ID = 'gw-test';
 const TOKEN = 'planted-token-3f9c1e0b7a2d';
@@ -147,15 +148,6 @@ async function startFakeControlPlane(t: TestContext): Promise<FakeControlPlane> 
   fake.url = `http://127.0.0.1:${port}`;
   t.after(() => fake.close());
   return fake;
-}
-
-/** Polls `probe` until it holds. */
-async function until(what: string, probe: () => boolean, timeoutMs = 5000): Promise<void> {
-  const started = Date.now();
-  while (!probe()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 function tempDir(t: TestContext): string {

@@ -8,6 +8,7 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { IdleTimeoutAgent } from '../../gateway/proxy.js';
+import { until } from '../support/until.js';
 
 interface Upstream {
   url: string;
@@ -46,8 +47,6 @@ function get(url: string, agent: IdleTimeoutAgent): Promise<{ status: number; re
 /** The socket's timeout while each request's answer arrived, in order (0: none). */
 const socketTimeouts: number[] = [];
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 describe('upstream pool idle timeout', () => {
   const upstreams: Upstream[] = [];
   const agents: IdleTimeoutAgent[] = [];
@@ -71,8 +70,7 @@ describe('upstream pool idle timeout', () => {
     assert.equal(upstream.closedAt[0], undefined, 'still open after the slow request');
     assert.equal(socketTimeouts.at(-1), 0, 'a reused socket carries no timeout while in use');
     const idleFrom = performance.now();
-    for (const by = idleFrom + 30_000; upstream.closedAt[0] === undefined && performance.now() < by; ) await sleep(10);
-    const closedAfter = upstream.closedAt[0]! - idleFrom;
+    const closedAfter = (await until('the pooled connection closed', () => upstream.closedAt[0])) - idleFrom;
     // The upstream would hold it 60 s: any close well before that is the agent's; the upper
     // bound is loose so a starved machine passes.
     assert.ok(closedAfter >= 150 && closedAfter < 30_000, `dropped after ${Math.round(closedAfter)} ms idle`);
@@ -94,8 +92,7 @@ describe('upstream pool idle timeout', () => {
     assert.ok(pooled !== undefined, 'the socket went back to the pool');
     let finFromUpstream = false;
     pooled.once('end', () => (finFromUpstream = true));
-    for (const by = idleFrom + 30_000; upstream.closedAt[0] === undefined && performance.now() < by; ) await sleep(10);
-    const closedAfter = upstream.closedAt[0]! - idleFrom;
+    const closedAfter = (await until('the pooled connection closed', () => upstream.closedAt[0])) - idleFrom;
     assert.ok(closedAfter >= 1800, `dropped by the agent after ${Math.round(closedAfter)} ms, not before Keep-Alive timeout − 1 s`);
     assert.equal(finFromUpstream, false, "the agent closed the socket, not the upstream's 3-s keep-alive timeout");
   });

@@ -20,6 +20,7 @@ import { queuedOrder } from '../support/async-records.js';
 import { twoKeyedConsumers } from '../support/consumers.js';
 import { buildSnapshot, singleVersionApi, startTestGateway, type TestGateway } from '../support/gateway-harness.js';
 import { startOdooSimulator, type OdooSimulatorHandle } from '../simulators/index.js';
+import { until } from '../support/until.js';
 
 const STOREFRONT_KEY = 'gh_live_Async001.PLANTED-storefront-secret-1';
 const CRM_KEY = 'gh_live_Async002.PLANTED-crm-secret-2';
@@ -79,16 +80,6 @@ async function call(base: string, method: string, path: string, options: { key?:
     json = text;
   }
   return { status: res.status, headers: res.headers, json };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const order = (ref: string, partner = 10): Record<string, unknown> => ({ vals_list: [{ partner_id: partner, client_order_ref: ref }] });

@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import type { ApiSpec } from '../../contracts/index.js';
 import { buildSnapshot, httpApi, startTestGateway, type TestGateway } from '../support/gateway-harness.js';
+import { until } from '../support/until.js';
 import { echo, startRecordingUpstream, type RecordingUpstream } from '../support/upstream.js';
 
 async function closedPort(): Promise<number> {
@@ -34,6 +35,17 @@ async function timed(gatewayUrl: string, slug: string): Promise<Timed> {
   const response = await fetch(`${gatewayUrl}/${slug}/v1/items`, { signal: AbortSignal.timeout(30_000) });
   const { code, detail } = (await response.json()) as { code: string; detail: string };
   return { status: response.status, code, detail, started, answered: performance.now() };
+}
+
+/**
+ * The route with the long timeout first, then, 200 ms later, the one with the short: one
+ * timeout for both would answer the long route first.
+ */
+async function timeoutPair(gatewayUrl: string, shortSlug: string, longSlug: string): Promise<{ short: Timed; long: Timed }> {
+  const long = timed(gatewayUrl, longSlug);
+  await new Promise((r) => setTimeout(r, 200));
+  const short = timed(gatewayUrl, shortSlug);
+  return { short: await short, long: await long };
 }
 
 /**
@@ -106,13 +118,10 @@ describe('proxying', () => {
     upstream.behave(() => {
       /* never answers */
     });
-    // Two routes to the hung upstream, 3 s and, 200 ms later, 300 ms: each waits at least its
-    // own timeout, and they answer in the order of their deadlines (one timeout for both would
-    // answer the 3-s route first). Order survives a starved machine; a time bound does not.
-    const long = timed(gw.url, 'patient');
-    await new Promise((r) => setTimeout(r, 200));
-    const short = timed(gw.url, 'shop');
-    const answers = { short: await short, long: await long };
+    // Two routes to the hung upstream, 3 s and 300 ms: each waits at least its own timeout,
+    // and they answer in the order of their deadlines. Order survives a starved machine; a
+    // time bound does not.
+    const answers = await timeoutPair(gw.url, 'shop', 'patient');
     for (const answer of Object.values(answers)) assert.deepEqual([answer.status, answer.code], [504, 'upstream.timeout']);
     assertTimeoutOrder(answers, 300, 3000);
     // The gateway keeps working afterwards.
@@ -138,11 +147,8 @@ describe('proxying', () => {
           upstream: { kind: 'http', baseUrl: `http://127.0.0.1:${port}`, connectTimeoutMs, responseTimeoutMs: 30_000, settings: {} },
         });
       await gw.source.push(JSON.stringify(buildSnapshot({ apis: [...apis, stuckApi('stuck', 300), stuckApi('stuck-patient', 3000)], generatedAt: '2026-11-01T00:00:01.000Z' })));
-      // As for the response timeout: 3 s, then 300 ms, each at least its own, in deadline order.
-      const long = timed(gw.url, 'stuck-patient');
-      await new Promise((r) => setTimeout(r, 200));
-      const short = timed(gw.url, 'stuck');
-      const answers = { short: await short, long: await long };
+      // As for the response timeout: each at least its own, in deadline order.
+      const answers = await timeoutPair(gw.url, 'stuck', 'stuck-patient');
       for (const answer of Object.values(answers)) {
         assert.deepEqual([answer.status, answer.code], [504, 'upstream.timeout']);
         assert.match(answer.detail, /connection/);
@@ -298,7 +304,7 @@ describe('proxying', () => {
       fetch(`${gw.url}/bulk/v1/items?abandoned=${i}`, { method: 'POST', body: '{"x":1}', signal: controller.signal }).catch(() => 'aborted'),
     );
     // Leave only once every call is held at the upstream, so each one is truly in flight.
-    for (const by = Date.now() + 20_000; upstream.seen.length < 20 && Date.now() < by; ) await new Promise((r) => setTimeout(r, 5));
+    await until('all twenty calls at the upstream', () => upstream.seen.length >= 20);
     assert.equal(upstream.seen.length, 20, 'all twenty calls reached the upstream');
     for (const controller of controllers) controller.abort();
     assert.deepEqual(new Set(await Promise.all(aborted)), new Set(['aborted']));
@@ -308,8 +314,10 @@ describe('proxying', () => {
     assert.equal(next.status, 200);
     assert.ok(performance.now() - started < 7_500, 'the next POST does not wait behind abandoned upstream calls');
     const abandoned = async () => gw.accessRecords().filter((r) => r.path.includes('abandoned='));
-    for (const by = Date.now() + 20_000; (await abandoned()).length < 20 && Date.now() < by; ) await new Promise((r) => setTimeout(r, 10));
-    const abandonedRecords = await abandoned();
+    const abandonedRecords = await until('twenty abandoned records', async () => {
+      const records = await abandoned();
+      return records.length >= 20 && records;
+    });
     assert.equal(abandonedRecords.length, 20);
     assert.ok(abandonedRecords.every((r) => r.aborted), 'each abandoned request is recorded as aborted');
     // The abandoned upstream calls were destroyed, not left holding sockets until the

@@ -15,6 +15,7 @@ import { buildSnapshot, httpApi, startTestGateway, type TestGateway } from '../s
 import { twoKeyedConsumers } from '../support/consumers.js';
 import { requireRedis } from '../support/redis.js';
 import { startRecordingUpstream, type RecordingUpstream, type SeenRequest } from '../support/upstream.js';
+import { until } from '../support/until.js';
 
 const STOREFRONT_KEY = 'gh_live_Idem0001.PLANTED-storefront-secret-1';
 const CRM_KEY = 'gh_live_Idem0002.PLANTED-crm-secret-2';
@@ -79,14 +80,6 @@ function orderUpstream(upstream: RecordingUpstream): { hold(): () => void; faili
     else void gate.then(answer);
   });
   return state;
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (condition()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 function post(base: string, path: string, body: string, headers: Record<string, string> = {}, method = 'POST', signal?: AbortSignal): Promise<Response> {
@@ -171,7 +164,7 @@ describe('idempotency (embedded memory store)', () => {
   it('answers 409 idempotency.in_flight while the first request with the key is still running', async () => {
     const open = orders.hold();
     const first = post(gw.url, '/orders/v1/orders', '{"sku":"C-1"}', { 'idempotency-key': 'order-0003' });
-    await until(() => orders.creates().length === 1, 'the first create to reach the upstream');
+    await until('the first create to reach the upstream', () => orders.creates().length === 1);
     const second = await post(gw.url, '/orders/v1/orders', '{"sku":"C-1"}', { 'idempotency-key': 'order-0003' });
     assert.equal(second.status, 409);
     assert.equal(second.headers.get('retry-after'), '1');
@@ -261,7 +254,7 @@ describe('idempotency (embedded memory store)', () => {
     const open = orders.hold();
     const abort = new AbortController();
     const left = post(gw.url, '/orders/v1/orders', '{"sku":"J-1"}', { 'idempotency-key': 'order-0010' }, 'POST', abort.signal).catch(() => undefined);
-    await until(() => orders.creates().length === 1, 'the create to reach the upstream');
+    await until('the create to reach the upstream', () => orders.creates().length === 1);
     abort.abort();
     await left;
     await gw.waitForRecord((r) => r.aborted && r.path === '/orders/v1/orders');
@@ -301,7 +294,7 @@ describe('idempotency across two gateway nodes sharing Redis', () => {
     // Held until all ten are in, so they truly overlap.
     const open = orders.hold();
     const responses = Array.from({ length: 10 }, (_, i) => post(nodes[i % 2]!.url, '/orders/v1/orders', '{"sku":"R-1"}', { 'idempotency-key': 'race-0001' }));
-    await until(() => orders.creates().length >= 1, 'the winner to reach the upstream');
+    await until('the winner to reach the upstream', () => orders.creates().length >= 1);
     await new Promise((r) => setTimeout(r, 100));
     open();
     const settled = await Promise.all(responses);

@@ -13,16 +13,9 @@ import { buildSnapshot, startTestGateway } from '../support/gateway-harness.js';
 import { keyedConsumer, limitedApi, limitedPlan, limitsOf, steppedClock } from '../support/limits.js';
 import { startPrivateRedis } from '../support/redis-server.js';
 import { startRecordingUpstream } from '../support/upstream.js';
+import { until } from '../support/until.js';
 
 const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {} };
-
-async function until(what: string, condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error(`timed out waiting until ${what}`);
-}
 
 it("Redis stopped mid-test: failOpen plans count per node, failClosed plans answer 503, and both recover", async (t) => {
   const server = await startPrivateRedis(t);
